@@ -1,0 +1,3 @@
+"""Airbyte source and analytics exporter for the Contract.fit API."""
+
+__version__ = "0.1.0"
