@@ -1,0 +1,100 @@
+"""Running several partition readers at once and merging their output in one thread.
+
+Partition readers (one per inbox) block on HTTP, so threads overlap their waits; the
+consumer (record emission, checkpoints, sinks) stays single-threaded and sees each
+partition's items in order, followed by a `PartitionDone` marker. A bounded queue keeps
+memory flat: workers wait when the consumer is slower than the network.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PartitionDone(Generic[K]):
+    key: K
+
+
+@dataclass(frozen=True)
+class _Failed(Generic[K]):
+    key: K
+    error: BaseException
+
+
+_SENTINEL_TIMEOUT = 0.1
+
+
+def interleave(
+    partitions: Sequence[tuple[K, Callable[[], Iterator[T]]]],
+    workers: int,
+    buffer: int = 512,
+) -> Iterator[tuple[K, T] | PartitionDone[K]]:
+    """Yield `(key, item)` from all partitions and `PartitionDone(key)` when one ends.
+
+    At most `workers` partitions run at once. The first exception of any partition is
+    re-raised in the consumer after the other workers are told to stop.
+    """
+    if workers <= 1 or len(partitions) <= 1:
+        for key, factory in partitions:
+            for item in factory():
+                yield key, item
+            yield PartitionDone(key)
+        return
+
+    out: queue.Queue[object] = queue.Queue(maxsize=buffer)
+    stop = threading.Event()
+    todo: queue.Queue[tuple[K, Callable[[], Iterator[T]]]] = queue.Queue()
+    for partition in partitions:
+        todo.put(partition)
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=_SENTINEL_TIMEOUT)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                key, factory = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                for item in factory():
+                    if not put((key, item)):
+                        return
+                put(PartitionDone(key))
+            except BaseException as error:  # noqa: BLE001 - handed to the consumer
+                put(_Failed(key, error))
+                return
+
+    threads = [
+        threading.Thread(target=work, name=f"partition-{i}", daemon=True)
+        for i in range(min(workers, len(partitions)))
+    ]
+    for thread in threads:
+        thread.start()
+    remaining = len(partitions)
+    try:
+        while remaining:
+            item = out.get()
+            if isinstance(item, _Failed):
+                raise item.error
+            if isinstance(item, PartitionDone):
+                remaining -= 1
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)

@@ -1,0 +1,17 @@
+"""Console entrypoint `source-contractfit` (spec | check | discover | read)."""
+
+from __future__ import annotations
+
+import sys
+
+from airbyte_cdk.entrypoint import launch
+
+from .source import SourceContractfit
+
+
+def main(argv: list[str] | None = None) -> None:
+    launch(SourceContractfit(), sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

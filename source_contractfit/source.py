@@ -1,0 +1,190 @@
+"""The Airbyte front end: spec, check, discover and read over the shared engine.
+
+We implement `Source` directly rather than the CDK's `AbstractSource` stream machinery:
+partitioning, drift-proof paging and checkpoints live in our engine (shared with the
+exporter), and this module only translates engine items into protocol messages and our
+exceptions into trace messages with the right failure type.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airbyte_cdk.models import (
+    AirbyteCatalog,
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStream,
+    AirbyteStreamState,
+    AirbyteStreamStatus,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    StreamDescriptor,
+    SyncMode,
+    Type,
+)
+from airbyte_cdk.sources import Source
+from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .client import ContractfitClient
+from .config import ConnectorConfig
+from .engine import Checkpoint, ReadContext, Record, read_stream
+from .errors import ConfigError, ContractfitError, FailureKind
+from .streams import STREAMS, STREAMS_BY_NAME, StreamDef
+
+_FAILURE_TYPES = {
+    FailureKind.CONFIG: FailureType.config_error,
+    FailureKind.TRANSIENT: FailureType.transient_error,
+    FailureKind.SYSTEM: FailureType.system_error,
+}
+
+
+def traced(error: ContractfitError) -> AirbyteTracedException:
+    """One readable trace message; the failure type says whose fault it is."""
+    return AirbyteTracedException(
+        message=error.message,
+        internal_message=f"{type(error).__name__}: {error.message}",
+        failure_type=_FAILURE_TYPES[error.kind],
+    )
+
+
+def airbyte_stream(stream: StreamDef) -> AirbyteStream:
+    modes = [SyncMode.full_refresh] + ([SyncMode.incremental] if stream.incremental else [])
+    return AirbyteStream(
+        name=stream.name,
+        json_schema=stream.json_schema(),
+        supported_sync_modes=modes,
+        source_defined_cursor=True if stream.incremental else None,
+        default_cursor_field=list(stream.cursor_field) if stream.cursor_field else None,
+        source_defined_primary_key=[list(key) for key in stream.primary_key],
+        is_resumable=stream.incremental,
+    )
+
+
+class SourceContractfit(Source):
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            parsed = ConnectorConfig.from_mapping(config)
+            with ContractfitClient(parsed) as client:
+                me = client.get_json("users/me")
+                if not isinstance(me, dict) or "username" not in me:
+                    raise ConfigError(
+                        f"GET /users/me did not return a user: is 'base_url' "
+                        f"({parsed.base_url}) the Contract.fit API?"
+                    )
+                context = ReadContext(parsed, client)
+                inboxes = context.inboxes()
+                if not inboxes:
+                    raise ConfigError(
+                        f"The credentials work (user {me.get('username')!r}) but no inbox is "
+                        "visible: ask an admin for a role on at least one inbox, or fix 'inbox_ids'."
+                    )
+        except ContractfitError as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+        logger.info("Connected as %s; %d inbox(es) visible.", me.get("username"), len(inboxes))
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        try:
+            ConnectorConfig.from_mapping(config)
+        except ContractfitError as error:
+            raise traced(error) from None
+        return AirbyteCatalog(streams=[airbyte_stream(stream) for stream in STREAMS])
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        try:
+            parsed = ConnectorConfig.from_mapping(config)
+            selected = _selected_streams(catalog)
+        except ContractfitError as error:
+            raise traced(error) from None
+        with ContractfitClient(parsed) as client:
+            context = ReadContext(parsed, client)
+            for configured in selected:
+                yield from self._read_one(logger, configured, context)
+            logger.info(
+                "Sync done: %d HTTP requests, %d retries, %d logins.",
+                client.stats.requests,
+                client.stats.retries,
+                client.stats.logins,
+            )
+
+    def _read_one(
+        self, logger: logging.Logger, stream: StreamDef, context: ReadContext
+    ) -> Iterator[AirbyteMessage]:
+        descriptor = airbyte_stream(stream)
+        yield status_message(descriptor, AirbyteStreamStatus.STARTED)
+        count = 0
+        started = time.monotonic()
+        try:
+            for item in read_stream(stream, context):
+                if isinstance(item, Record):
+                    if count == 0:
+                        yield status_message(descriptor, AirbyteStreamStatus.RUNNING)
+                    count += 1
+                    yield _record_message(item)
+                elif isinstance(item, Checkpoint):
+                    yield _state_message(item)
+        except ContractfitError as error:
+            yield status_message(descriptor, AirbyteStreamStatus.INCOMPLETE)
+            raise traced(error) from None
+        elapsed = time.monotonic() - started
+        logger.info(
+            "Read %d %s records in %.1fs (%.0f/s).",
+            count,
+            stream.name,
+            elapsed,
+            count / elapsed if elapsed else 0.0,
+        )
+        yield status_message(descriptor, AirbyteStreamStatus.COMPLETE)
+
+
+def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> list[StreamDef]:
+    selected = []
+    for configured in catalog.streams:
+        name = configured.stream.name
+        if name not in STREAMS_BY_NAME:
+            known = ", ".join(sorted(STREAMS_BY_NAME))
+            raise ConfigError(
+                f"The configured catalog names the stream {name!r}, which this source does "
+                f"not have. Known streams: {known}. Run discover again and refresh the catalog."
+            )
+        selected.append(STREAMS_BY_NAME[name])
+    return selected
+
+
+def _record_message(record: Record) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.RECORD,
+        record=AirbyteRecordMessage(
+            stream=record.stream, data=record.data, emitted_at=int(time.time() * 1000)
+        ),
+    )
+
+
+def _state_message(checkpoint: Checkpoint) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.STATE,
+        state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(
+                stream_descriptor=StreamDescriptor(name=checkpoint.stream),
+                stream_state=AirbyteStateBlob(checkpoint.state),
+            ),
+        ),
+    )
+

@@ -1,0 +1,28 @@
+"""Date-time parsing and formatting in the one shape the API speaks (UTC, `Z`, microseconds)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def parse_datetime(value: str) -> datetime:
+    """ISO 8601 with or without `Z`, fraction or time; a value without offset is UTC."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """The server's own format, so cursors compare as strings and round-trip exactly."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
