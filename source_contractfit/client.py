@@ -188,11 +188,11 @@ class ContractfitClient:
             headers = self.auth.headers() if authenticated else {}
             try:
                 response = self._send(method, path, clean_params, json, headers)
-                if response.status_code == 401 and authenticated and self.auth.renewable:
-                    if not relogged:
-                        relogged = True
-                        self.auth.renew(headers)
-                        continue
+                renewable = authenticated and self.auth.renewable and not relogged
+                if response.status_code == 401 and renewable:
+                    relogged = True
+                    self.auth.renew(headers)
+                    continue
                 return self._decode(method, path, response)
             except _Retryable as problem:
                 attempt += 1

@@ -88,12 +88,12 @@ def interleave(
     remaining = len(partitions)
     try:
         while remaining:
-            item = out.get()
-            if isinstance(item, _Failed):
-                raise item.error
-            if isinstance(item, PartitionDone):
+            got = out.get()
+            if isinstance(got, _Failed):
+                raise got.error
+            if isinstance(got, PartitionDone):
                 remaining -= 1
-            yield item  # type: ignore[misc]
+            yield got  # type: ignore[misc]
     finally:
         stop.set()
         for thread in threads:

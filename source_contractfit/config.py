@@ -206,10 +206,10 @@ def _is_loopback(host: str) -> bool:
 def _check_transport_security(config: ConnectorConfig) -> None:
     """Credentials over plain http only to loopback, unless the user explicitly allows it."""
     parts = urlsplit(config.base_url)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-        if not config.allow_insecure_http:
-            raise ConfigError(
-                f"'base_url' uses plain http:// to {parts.hostname}, which would send your "
-                "credentials unencrypted. Use https://, or set 'allow_insecure_http': true "
-                "if you really mean it."
-            )
+    remote = not _is_loopback(parts.hostname or "")
+    if parts.scheme == "http" and remote and not config.allow_insecure_http:
+        raise ConfigError(
+            f"'base_url' uses plain http:// to {parts.hostname}, which would send your "
+            "credentials unencrypted. Use https://, or set 'allow_insecure_http': true "
+            "if you really mean it."
+        )

@@ -122,7 +122,7 @@ def _walk_tie_group(
     per_page: int,
 ) -> Iterator[dict[str, Any]]:
     """Page through the documents received at exactly `instant`, until a stable pass."""
-    window = {
+    window: dict[str, str | int | bool | None] = {
         "order_by": "id",
         "per_page": per_page,
         "start_receive_date": format_datetime(instant),

@@ -35,10 +35,10 @@ from airbyte_cdk.sources import Source
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .client import ContractfitClient
+from .client import ContractfitClient, RetryPolicy
 from .config import ConnectorConfig
 from .engine import Checkpoint, ReadContext, Record, read_stream
-from .errors import ConfigError, ContractfitError, FailureKind
+from .errors import ConfigError, ContractfitError, FailureKind, NotFoundError, TransientError
 from .streams import STREAMS, STREAMS_BY_NAME, StreamDef
 
 _FAILURE_TYPES = {
@@ -74,23 +74,19 @@ class SourceContractfit(Source):
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
             parsed = ConnectorConfig.from_mapping(config)
-            with ContractfitClient(parsed) as client:
-                me = client.get_json("users/me")
-                if not isinstance(me, dict) or "username" not in me:
-                    raise ConfigError(
-                        f"GET /users/me did not return a user: is 'base_url' "
-                        f"({parsed.base_url}) the Contract.fit API?"
-                    )
-                context = ReadContext(parsed, client)
-                inboxes = context.inboxes()
+            # A check answers within seconds: a short retry budget, not the sync's.
+            retry = RetryPolicy(max_attempts=3, max_total_seconds=min(parsed.max_retry_seconds, 20))
+            with ContractfitClient(parsed, retry=retry) as client:
+                username = _check_identity(client, parsed)
+                inboxes = ReadContext(parsed, client).inboxes()
                 if not inboxes:
                     raise ConfigError(
-                        f"The credentials work (user {me.get('username')!r}) but no inbox is "
-                        "visible: ask an admin for a role on at least one inbox, or fix 'inbox_ids'."
+                        f"The credentials work (user {username!r}) but no inbox is visible: "
+                        "ask an admin for a role on at least one inbox, or fix 'inbox_ids'."
                     )
         except ContractfitError as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
-        logger.info("Connected as %s; %d inbox(es) visible.", me.get("username"), len(inboxes))
+        logger.info("Connected as %s; %d inbox(es) to read.", username, len(inboxes))
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
@@ -153,6 +149,27 @@ class SourceContractfit(Source):
         yield status_message(descriptor, AirbyteStreamStatus.COMPLETE)
 
 
+def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
+    """GET /users/me, turning 'no such path' and 'unreachable' into advice about base_url."""
+    try:
+        me = client.get_json("users/me")
+    except NotFoundError:
+        raise ConfigError(
+            f"GET /users/me answered 404: 'base_url' ({config.base_url}) does not look like "
+            "the Contract.fit API root (it usually ends in /api)."
+        ) from None
+    except TransientError as error:
+        raise TransientError(
+            f"{error.message} Check that 'base_url' ({config.base_url}) is right and reachable."
+        ) from None
+    if not isinstance(me, dict) or not isinstance(me.get("username"), str):
+        raise ConfigError(
+            f"GET /users/me did not return a user: is 'base_url' ({config.base_url}) "
+            "the Contract.fit API?"
+        )
+    return str(me["username"])
+
+
 def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> list[StreamDef]:
     selected = []
     for configured in catalog.streams:
@@ -187,4 +204,3 @@ def _state_message(checkpoint: Checkpoint) -> AirbyteMessage:
             ),
         ),
     )
-

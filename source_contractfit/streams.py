@@ -42,7 +42,7 @@ class StreamDef:
 
 @cache
 def _schema(name: str) -> dict[str, Any]:
-    data = resources.files("source_contractfit").joinpath("schemas", f"{name}.json").read_bytes()
+    data = resources.files("source_contractfit").joinpath(f"schemas/{name}.json").read_bytes()
     schema: dict[str, Any] = orjson.loads(data)
     return schema
 

@@ -238,7 +238,9 @@ def test_non_retryable_errors_map_to_clear_exceptions(
 
 
 def test_html_page_means_wrong_base_url() -> None:
-    page = httpx.Response(200, content=b"<html>Welcome</html>", headers={"Content-Type": "text/html"})
+    page = httpx.Response(
+        200, content=b"<html>Welcome</html>", headers={"Content-Type": "text/html"}
+    )
     h = Harness(scripted(page))
     with pytest.raises(ConfigError) as caught:
         h.client.get_json("users/me")
@@ -271,7 +273,9 @@ def test_iter_pages_stops_on_short_page() -> None:
     assert [req.url.params["page"] for req in h.requests] == ["1", "2"]
 
 
-@pytest.mark.parametrize(("value", "expected"), [("5", 5.0), ("0", 0.0), ("junk", None), (None, None)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("5", 5.0), ("0", 0.0), ("junk", None), (None, None)]
+)
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
     assert _retry_after(value) == expected
 

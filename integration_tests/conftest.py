@@ -1,0 +1,70 @@
+"""A live emulator for the whole integration session, and the standard suite's configs.
+
+The emulator serves in a background thread of the test process on 127.0.0.1 (port 0);
+the connector under test runs as a subprocess (or in-process for the CDK's standard
+suite) and talks real HTTP to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from source_contractfit.emulator import Emulator
+from source_contractfit.emulator.tenant import (
+    ADMIN_API_KEY,
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+)
+
+GENERATED = Path(__file__).parent / "generated"
+INBOXES = 3
+DOCUMENTS_PER_INBOX = 5000
+
+
+def api_key_config(base_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "credentials": {"auth_type": "api_key", "api_key": ADMIN_API_KEY},
+        **extra,
+    }
+
+
+def password_config(base_url: str, auth_type: str, **extra: Any) -> dict[str, Any]:
+    credentials = {"auth_type": auth_type, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+    return {"base_url": base_url, "credentials": credentials, **extra}
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """3 inboxes x 5,000 documents, seeded; shared and never mutated by tests."""
+    with Emulator(seed=42, inboxes=INBOXES, documents=INBOXES * DOCUMENTS_PER_INBOX) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session", autouse=True)
+def standard_suite_configs(emulator: Emulator) -> Iterator[None]:
+    """Config files named by acceptance-test-config.yml, pointing at the live emulator."""
+    GENERATED.mkdir(exist_ok=True)
+    files = {
+        "config.json": api_key_config(emulator.base_url),
+        "config_token.json": password_config(emulator.base_url, "token"),
+        "invalid_config.json": {
+            "base_url": emulator.base_url,
+            "credentials": {"auth_type": "api_key", "api_key": "cf_wrong_key_0000000000000000000"},
+        },
+    }
+    for name, content in files.items():
+        (GENERATED / name).write_text(json.dumps(content, indent=2))
+    yield
+
+
+@pytest.fixture
+def mutable_emulator() -> Iterator[Emulator]:
+    """A small emulator of a test's own, for tests that change data or inject faults."""
+    with Emulator(seed=7, inboxes=2, documents=600) as emu:
+        yield emu

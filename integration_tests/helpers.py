@@ -1,0 +1,69 @@
+"""Running the connector the way Airbyte does: a subprocess speaking the protocol."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from source_contractfit.demo import configured_catalog
+
+
+@dataclass
+class ProtocolRun:
+    returncode: int
+    messages: list[dict[str, Any]]
+    stderr: str
+    stdout: str = field(repr=False, default="")
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("type") == kind]
+
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m["record"]["data"]
+            for m in self.of_type("RECORD")
+            if stream is None or m["record"]["stream"] == stream
+        ]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [
+            m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"].get("type") == "ERROR"
+        ]
+
+    def states(self) -> list[dict[str, Any]]:
+        return [m["state"] for m in self.of_type("STATE")]
+
+
+def run_source(
+    verb: str,
+    tmp: Path,
+    config: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    state: list[dict[str, Any]] | None = None,
+    timeout: float = 300,
+) -> ProtocolRun:
+    command = [sys.executable, "-m", "source_contractfit.run", verb]
+    if config is not None:
+        (tmp / "config.json").write_text(json.dumps(config))
+        command += ["--config", str(tmp / "config.json")]
+    if catalog is not None:
+        (tmp / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(tmp / "catalog.json")]
+    if state is not None:
+        (tmp / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(tmp / "state.json")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    messages = []
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line:
+            messages.append(json.loads(line))
+    return ProtocolRun(done.returncode, messages, done.stderr, done.stdout)
+
+
+def catalog(*streams: str) -> dict[str, Any]:
+    return configured_catalog(list(streams) if streams else None)

@@ -1,0 +1,39 @@
+"""The user CLI `contractfit`: `demo` today; `export`, `sql` and `report` build on it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="contractfit", description="Contract.fit connector and analytics exporter."
+    )
+    parser.add_argument("--version", action="version", version=f"contractfit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the emulator and read every stream through the Airbyte source",
+    )
+    demo.add_argument("--inboxes", type=int, default=3)
+    demo.add_argument("--documents", type=int, default=3000, help="total, over all inboxes")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--output", default="demo-output", help="folder for config and output")
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(
+            inboxes=args.inboxes, documents=args.documents, seed=args.seed, output=args.output
+        )
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The keyset walk over a live inbox, against an in-memory paginated endpoint.
+
+The fake follows API.md's paging (1-based pages, inclusive start, exclusive end,
+`order_by` on receive_time/id) and lets a test mutate the inbox between two requests,
+which is exactly the drift the walk must survive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+
+from source_contractfit.client import ContractfitClient
+from source_contractfit.config import ConnectorConfig
+from source_contractfit.documents import Position, walk_inbox
+from source_contractfit.timeutil import UTC, format_datetime, parse_datetime
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class FakeInbox:
+    def __init__(self) -> None:
+        self.docs: dict[str, datetime] = {}
+        self.requests = 0
+        self.on_request: Callable[[int], None] | None = None
+        self._next = 0
+
+    def add(self, when: datetime, count: int = 1) -> list[str]:
+        ids = []
+        for _ in range(count):
+            doc_id = f"{self._next:024x}"
+            self._next += 1
+            self.docs[doc_id] = when
+            ids.append(doc_id)
+        return ids
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.on_request is not None:
+            self.on_request(self.requests)
+        q = request.url.params
+        page, per_page = int(q.get("page", 1)), int(q.get("per_page", 20))
+        start = parse_datetime(q["start_receive_date"]) if "start_receive_date" in q else None
+        end = parse_datetime(q["end_receive_date"]) if "end_receive_date" in q else None
+        rows = [
+            (t, i)
+            for i, t in self.docs.items()
+            if (start is None or t >= start) and (end is None or t < end)
+        ]
+        keys = q.get("order_by", "-receive_time").split(",")
+        for key in reversed(keys):
+            field = key.lstrip("-")
+            rows.sort(
+                key=lambda r: r[0] if field == "receive_time" else r[1], reverse=key[0] == "-"
+            )
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        body = {
+            "page": page,
+            "per_page": per_page,
+            "total": len(rows),
+            "results": [
+                {"id": i, "timings": {"receive_time": format_datetime(t)}} for t, i in chunk
+            ],
+        }
+        return httpx.Response(200, content=orjson.dumps(body))
+
+
+def client_for(inbox: FakeInbox) -> ContractfitClient:
+    cfg = ConnectorConfig.from_mapping(
+        {
+            "base_url": "https://x.test/api",
+            "credentials": {"auth_type": "api_key", "api_key": "k-123456"},
+        }
+    )
+    return ContractfitClient(cfg, transport=httpx.MockTransport(inbox.handle))
+
+
+def walk(inbox: FakeInbox, per_page: int, position: Position | None = None) -> list[str]:
+    return [
+        d["id"] for d in walk_inbox(client_for(inbox), "i" * 24, position or Position(), per_page)
+    ]
+
+
+def test_reads_everything_once_in_ascending_order() -> None:
+    inbox = FakeInbox()
+    for minute in range(57):
+        inbox.add(T0 + timedelta(minutes=minute))
+    got = walk(inbox, per_page=10)
+    assert got == sorted(inbox.docs, key=lambda i: inbox.docs[i])
+    assert len(set(got)) == 57
+
+
+@pytest.mark.parametrize("burst", [9, 10, 11, 25, 100])
+def test_bursts_of_equal_receive_time_across_page_boundaries(burst: int) -> None:
+    inbox = FakeInbox()
+    inbox.add(T0, 3)
+    inbox.add(T0 + timedelta(seconds=1), burst)
+    inbox.add(T0 + timedelta(seconds=2), 4)
+    inbox.add(T0 + timedelta(seconds=3), burst)
+    got = walk(inbox, per_page=10)
+    assert sorted(got) == sorted(inbox.docs)
+    assert len(got) == len(set(got))
+
+
+def test_deletions_and_inserts_during_paging_lose_nothing_that_existed_throughout() -> None:
+    inbox = FakeInbox()
+    for second in range(200):
+        inbox.add(T0 + timedelta(seconds=second // 3))  # groups of 3 sharing a time
+    original = set(inbox.docs)
+    deleted: set[str] = set()
+
+    def churn(n: int) -> None:
+        # Before each request: delete the two oldest live docs, add one newer doc.
+        for doc_id in sorted(inbox.docs, key=lambda i: (inbox.docs[i], i))[:2]:
+            del inbox.docs[doc_id]
+            deleted.add(doc_id)
+        inbox.add(T0 + timedelta(days=1, seconds=n))
+
+    inbox.on_request = churn
+    got = walk(inbox, per_page=7)
+    assert len(got) == len(set(got)), "no duplicates"
+    survivors = original - deleted
+    assert survivors <= set(got), f"lost {sorted(survivors - set(got))[:3]}"
+
+
+def test_deletion_inside_a_tie_group_longer_than_a_page_is_reread() -> None:
+    inbox = FakeInbox()
+    group = inbox.add(T0, 35)
+    inbox.add(T0 + timedelta(seconds=5), 2)
+    victims = iter(sorted(group)[:3])
+
+    def delete_one(n: int) -> None:
+        # Deleting early ids shifts later ids of the group one page position left.
+        if 3 <= n <= 5:
+            del inbox.docs[next(victims)]
+
+    inbox.on_request = delete_one
+    got = walk(inbox, per_page=10)
+    assert len(got) == len(set(got))
+    assert set(sorted(group)[3:]) <= set(got)
+
+
+def test_resume_from_position_skips_what_was_read() -> None:
+    inbox = FakeInbox()
+    ids = inbox.add(T0, 5) + inbox.add(T0 + timedelta(seconds=1), 5)
+    position = Position(receive_time=T0, ids_at=set(sorted(ids[:5])[:2]))
+    got = walk(inbox, per_page=3, position=position)
+    assert sorted(got) == sorted(sorted(ids[:5])[2:] + ids[5:])
+    # The final position covers every document (the tie group at +1s filled a page).
+    assert all(position.seen(inbox.docs[i], i) for i in ids)
+    assert not position.seen(T0 + timedelta(seconds=2), "f" * 24)
+
+
+def test_server_ignoring_the_window_is_a_clear_error() -> None:
+    inbox = FakeInbox()
+    inbox.add(T0, 1)
+    inbox.add(T0 + timedelta(seconds=1), 1)
+    original = inbox.handle
+
+    def ignore_window(request: httpx.Request) -> httpx.Response:
+        params = {k: v for k, v in request.url.params.items() if k != "start_receive_date"}
+        return original(httpx.Request("GET", request.url.copy_with(params=params)))
+
+    inbox.handle = ignore_window  # type: ignore[method-assign]
+    position = Position(receive_time=T0 + timedelta(seconds=1), ids_at=set())
+    from source_contractfit.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="does not honour the window"):
+        walk(inbox, per_page=10, position=position)
