@@ -1,0 +1,155 @@
+"""`contractfit-emulator`: run the emulator as a standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from . import tenant
+from .app import Emulator
+from .faults import DEFAULT_KINDS, parse_kinds
+from .timeutil import parse_us
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contractfit-emulator",
+        description="Serve a seeded, deterministic emulation of the Contract.fit API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--inboxes", type=int, default=3)
+    parser.add_argument(
+        "--documents", type=int, default=1000, help="total documents, spread over the inboxes"
+    )
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=120,
+        help="receive times spread over this many days before --now",
+    )
+    parser.add_argument(
+        "--now", default=None, help="virtual start instant (ISO 8601); pins the data byte for byte"
+    )
+    parser.add_argument("--jwt-lifetime", type=int, default=900, help="seconds")
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--faults",
+        default=",".join(DEFAULT_KINDS),
+        help="comma-separated: 429,500,502,503,504,drop,slow,truncate",
+    )
+    parser.add_argument("--fault-seed", type=int, default=1)
+    parser.add_argument(
+        "--cache-mb", type=int, default=1536, help="budget for cached serialized documents"
+    )
+    parser.add_argument(
+        "--prefill",
+        action="store_true",
+        help="serialize all documents into the cache in the background after start",
+    )
+    parser.add_argument(
+        "--ready-file",
+        default=None,
+        help="write {base_url, control_url, port, pid} here once serving",
+    )
+    return parser
+
+
+def _write_ready(path: str, emulator: Emulator) -> None:
+    data = {
+        "base_url": emulator.base_url,
+        "control_url": emulator.control_url,
+        "port": emulator.port,
+        "pid": os.getpid(),
+        "inboxes": emulator.inbox_ids,
+    }
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def _announce(emulator: Emulator, args: argparse.Namespace, elapsed: float) -> None:
+    out = sys.stdout
+    print(
+        f"Contract.fit emulator ready in {elapsed:.1f}s "
+        f"({args.documents} documents, seed {args.seed})",
+        file=out,
+    )
+    print(f"  base URL:    {emulator.base_url}", file=out)
+    print(f"  control URL: {emulator.control_url}", file=out)
+    print(f"  admin:  Basic {tenant.ADMIN_USERNAME} / {tenant.ADMIN_PASSWORD}", file=out)
+    print(
+        f"          JWT   POST {emulator.base_url}/auth with the same username/password", file=out
+    )
+    print(f"          X-API-Key: {tenant.ADMIN_API_KEY}", file=out)
+    print(
+        f"  viewer: Basic {tenant.VIEWER_USERNAME} / {tenant.VIEWER_PASSWORD} (first inbox only)",
+        file=out,
+    )
+    print(f"          X-API-Key: {tenant.VIEWER_API_KEY}", file=out)
+    for inbox in emulator.core.directory.inboxes:
+        count = len(emulator.core.store.inboxes[inbox.id].keys)
+        print(f"  inbox {inbox.id}  {inbox.name}  ({count} documents)", file=out)
+    out.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        parse_kinds(args.faults)
+    except ValueError as exc:
+        parser.error(f"--faults: {exc}")
+    try:
+        if args.now:
+            parse_us(args.now)
+    except ValueError:
+        parser.error(f"--now: not an ISO 8601 date-time: {args.now!r}")
+    if args.inboxes < 1 or args.documents < 0 or args.days < 1:
+        parser.error("--inboxes and --days must be >= 1, --documents >= 0")
+    started = time.monotonic()
+    emulator = Emulator(
+        seed=args.seed,
+        inboxes=args.inboxes,
+        documents=args.documents,
+        host=args.host,
+        port=args.port,
+        now=args.now,
+        jwt_lifetime=args.jwt_lifetime,
+        days=args.days,
+        fault_rate=args.fault_rate,
+        faults=args.faults,
+        fault_seed=args.fault_seed,
+        cache_mb=args.cache_mb,
+        prefill=args.prefill,
+    )
+    gc.freeze()  # the generated tenant lives until exit: keep it out of GC passes
+    elapsed = time.monotonic() - started
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _announce(emulator, args, elapsed)
+        if args.ready_file:
+            _write_ready(args.ready_file, emulator)
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

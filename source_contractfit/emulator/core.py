@@ -1,0 +1,87 @@
+"""The emulator's state in one object: tenant, clock, documents, auth, faults, counters.
+
+HTTP handlers and control handlers receive this object; nothing else is global, so
+several emulators can run side by side in one process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from .auth import Authenticator
+from .clock import VirtualClock
+from .directory import build_directory
+from .faults import ChurnConfig, FaultConfig, FaultInjector
+from .store import Store
+
+
+class Core:
+    """Everything a request may read or change."""
+
+    def __init__(
+        self,
+        seed: int = 42,
+        inboxes: int = 3,
+        documents: int = 1000,
+        now: int | None = None,
+        jwt_lifetime: int = 900,
+        days: int = 120,
+        faults: FaultConfig | None = None,
+        cache_mb: int = 1536,
+    ) -> None:
+        if inboxes < 1:
+            raise ValueError("inboxes must be >= 1")
+        if documents < 0:
+            raise ValueError("documents must be >= 0")
+        if days < 1:
+            raise ValueError("days must be >= 1")
+        self.seed = seed
+        self.clock = VirtualClock(now)
+        self.directory = build_directory(seed, inboxes, self.clock.start_us)
+        self.store = Store(self.directory, self.clock, documents, days, cache_mb * 1024 * 1024)
+        self.auth = Authenticator(self.directory, self.clock, jwt_lifetime)
+        self.faults = FaultInjector(faults)
+        self.churn = ChurnConfig()
+        self._counts: defaultdict[str, defaultdict[str, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        self._counts_lock = threading.Lock()
+
+    # ------------------------------------------------------------ request counters
+
+    def count(self, method: str, template: str, status: str) -> None:
+        """Record one API request under `METHOD /template` and its status (or fault)."""
+        with self._counts_lock:
+            self._counts[f"{method} {template}"][status] += 1
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        with self._counts_lock:
+            return {key: dict(statuses) for key, statuses in sorted(self._counts.items())}
+
+    def reset_counts(self) -> None:
+        with self._counts_lock:
+            self._counts.clear()
+
+    # ------------------------------------------------------------ churn
+
+    def after_request(self, path: str, inbox_id: str | None) -> None:
+        """Apply churn after a successful API request matching the churn rule."""
+        churn = self.churn
+        if churn.every <= 0 or churn.path_contains not in path:
+            return
+        with self.store.lock:
+            churn.seen += 1
+            if churn.seen % churn.every:
+                return
+            target = churn.inbox_id or inbox_id or self.directory.inboxes[0].id
+            if target not in self.store.inboxes:
+                target = self.directory.inboxes[0].id
+            store = self.store
+            if churn.arrive:
+                store.arrive(target, churn.arrive)
+            if churn.delete:
+                store.delete(store.pick(target, churn.delete))
+            if churn.review:
+                store.review(store.pick(target, churn.review, unreviewed=True))
+            churn.applied += 1

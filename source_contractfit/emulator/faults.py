@@ -1,0 +1,101 @@
+"""Seeded fault injection on `/api` requests, and churn (mutations between requests).
+
+Faults are drawn from their own seeded RNG, so a given configuration produces the
+same sequence of faults for the same sequence of requests.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "slow", "truncate")
+DEFAULT_KINDS = ("429", "500", "502", "503", "drop", "slow", "truncate")
+
+
+@dataclass(slots=True)
+class FaultConfig:
+    """What to inject and how often."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    seed: int = 1
+    retry_after: int = 1
+    slow_seconds: float = 2.0
+    paths: tuple[str, ...] | None = None  # prefixes under /api, e.g. "/inboxes"
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "kinds": list(self.kinds),
+            "seed": self.seed,
+            "retry_after": self.retry_after,
+            "slow_seconds": self.slow_seconds,
+            "paths": list(self.paths) if self.paths is not None else None,
+        }
+
+
+def parse_kinds(kinds: Any) -> tuple[str, ...]:
+    """Validate fault kinds from JSON (list) or CLI (comma-separated string)."""
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    if not isinstance(kinds, list | tuple) or not kinds:
+        raise ValueError("kinds must be a non-empty list")
+    out = tuple(str(k) for k in kinds)
+    unknown = [k for k in out if k not in FAULT_KINDS]
+    if unknown:
+        raise ValueError(f"unknown fault kinds {unknown}; known: {list(FAULT_KINDS)}")
+    return out
+
+
+class FaultInjector:
+    """Decides, per API request, whether and how to fail it."""
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self._lock = threading.Lock()
+        self.configure(config or FaultConfig())
+
+    def configure(self, config: FaultConfig) -> None:
+        with self._lock:
+            self.config = config
+            self._rng = random.Random(config.seed)
+
+    def draw(self, api_path: str) -> str | None:
+        """The fault kind for this request (path relative to /api), or None."""
+        config = self.config
+        if config.rate <= 0:
+            return None
+        if config.paths is not None and not any(api_path.startswith(p) for p in config.paths):
+            return None
+        with self._lock:
+            if self._rng.random() >= config.rate:
+                return None
+            return config.kinds[self._rng.randrange(len(config.kinds))]
+
+
+@dataclass(slots=True)
+class ChurnConfig:
+    """After every `every`-th successful API request whose path contains `path_contains`."""
+
+    path_contains: str = "/paginated"
+    every: int = 0
+    arrive: int = 0
+    delete: int = 0
+    review: int = 0
+    inbox_id: str | None = None
+    seen: int = 0
+    applied: int = 0
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "path_contains": self.path_contains,
+            "every": self.every,
+            "arrive": self.arrive,
+            "delete": self.delete,
+            "review": self.review,
+            "inbox_id": self.inbox_id,
+            "seen": self.seen,
+            "applied": self.applied,
+        }
