@@ -150,9 +150,16 @@ def test_discover_lists_streams_with_keys(emulator: Emulator, tmp_path: Path) ->
     assert run.returncode == 0, run.stderr
     (catalog_message,) = run.of_type("CATALOG")
     streams = {s["name"]: s for s in catalog_message["catalog"]["streams"]}
-    assert {"projects", "inboxes", "documents"} <= set(streams)
+    assert {"projects", "inboxes", "documents", "document_versions"} <= set(streams)
+    for name in ("projects", "inboxes", "documents"):
+        assert streams[name]["source_defined_primary_key"] == [["id"]]
+    assert streams["document_versions"]["source_defined_primary_key"] == [
+        ["document_id"],
+        ["version_index"],
+    ]
+    assert streams["documents"]["default_cursor_field"] == ["timings", "receive_time"]
+    assert streams["documents"]["supported_sync_modes"] == ["full_refresh", "incremental"]
     for stream in streams.values():
-        assert stream["source_defined_primary_key"] == [["id"]]
         assert "full_refresh" in stream["supported_sync_modes"]
         assert stream["json_schema"]["type"] == "object"
 

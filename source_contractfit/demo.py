@@ -18,8 +18,13 @@ from typing import Any
 from .streams import STREAMS
 
 
-def configured_catalog(stream_names: list[str] | None = None) -> dict[str, Any]:
-    """A full-refresh catalog of the given streams (all by default), as Airbyte sends it."""
+def configured_catalog(
+    stream_names: list[str] | None = None, incremental: bool = False
+) -> dict[str, Any]:
+    """A catalog of the given streams (all by default), as Airbyte sends it.
+
+    With `incremental`, streams that support it are configured incremental (append_dedup).
+    """
     from .source import airbyte_stream
 
     streams = []
@@ -27,6 +32,7 @@ def configured_catalog(stream_names: list[str] | None = None) -> dict[str, Any]:
         if stream_names is not None and stream.name not in stream_names:
             continue
         described = airbyte_stream(stream)
+        incremental_here = incremental and stream.incremental
         streams.append(
             {
                 "stream": {
@@ -35,8 +41,10 @@ def configured_catalog(stream_names: list[str] | None = None) -> dict[str, Any]:
                     "supported_sync_modes": [m.value for m in described.supported_sync_modes],
                     "source_defined_primary_key": described.source_defined_primary_key,
                 },
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "overwrite",
+                "sync_mode": "incremental" if incremental_here else "full_refresh",
+                "cursor_field": list(stream.cursor_field or ()) if incremental_here else None,
+                "primary_key": [list(key) for key in stream.primary_key],
+                "destination_sync_mode": "append_dedup" if incremental_here else "overwrite",
             }
         )
     return {"streams": streams}

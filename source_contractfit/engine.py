@@ -1,111 +1,48 @@
 """The one engine behind every front end: streams in, records and checkpoints out.
 
-`read_stream` turns a `StreamDef` into an iterator of `Record` and `Checkpoint` items.
-The Airbyte source wraps them in protocol messages; the exporter turns them into Arrow
-batches and commits each checkpoint with the data it covers. Neither knows how a stream
-is paged, partitioned or checkpointed: that is decided here and in the reader modules.
+`plan` groups the selected streams into read units and `read_unit` turns a unit into an
+iterator of `Record` and `Checkpoint` items. The Airbyte source wraps them in protocol
+messages; the exporter turns them into Arrow batches and commits each checkpoint with the
+data it covers. Neither knows how a stream is paged, partitioned or checkpointed: that
+is decided here and in the reader modules.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .client import ContractfitClient
-from .concurrency import PartitionDone, interleave
-from .config import ConnectorConfig
-from .documents import Position, walk_inbox
-from .errors import ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError
+from .context import Checkpoint, Item, ReadContext, Record, expect_list
+from .document_family import read_document_family
+from .errors import ResponseFormatError
 from .streams import Reader, StreamDef
 
-logger = logging.getLogger("source_contractfit.engine")
+__all__ = ["Checkpoint", "Item", "ReadContext", "Record", "plan", "read_unit"]
 
 
-@dataclass(frozen=True)
-class Record:
-    stream: str
-    data: dict[str, Any]
+def plan(streams: Sequence[StreamDef]) -> list[list[StreamDef]]:
+    """Group the selected streams into read units: the document family is read once."""
+    units: list[list[StreamDef]] = []
+    family: list[StreamDef] = []
+    for stream in streams:
+        if stream.reader is Reader.DOCUMENTS:
+            if not family:
+                units.append(family)
+            family.append(stream)
+        else:
+            units.append([stream])
+    return units
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """The complete per-stream state blob, safe to persist once every earlier record is."""
-
-    stream: str
-    state: dict[str, Any]
-
-
-Item = Record | Checkpoint
-
-
-@dataclass
-class ReadContext:
-    """What one sync shares between streams: config, the HTTP client, resolved inboxes."""
-
-    config: ConnectorConfig
-    client: ContractfitClient
-    skipped_inboxes: dict[str, str] = field(default_factory=dict)
-    _inboxes: list[dict[str, Any]] | None = None
-
-    def inboxes(self) -> list[dict[str, Any]]:
-        """Inboxes to read: all visible ones, or those of `inbox_ids` (checked to exist)."""
-        if self._inboxes is None:
-            self._inboxes = self._resolve_inboxes()
-        return self._inboxes
-
-    def _resolve_inboxes(self) -> list[dict[str, Any]]:
-        visible = expect_list(self.client.get_json("inboxes"), "inboxes")
-        for inbox in visible:
-            if not isinstance(inbox, dict) or not isinstance(inbox.get("id"), str):
-                raise ResponseFormatError("GET /inboxes: an item has no string 'id'.")
-        if not self.config.inbox_ids:
-            return visible
-        by_id = {inbox["id"]: inbox for inbox in visible}
-        selected = []
-        for inbox_id in self.config.inbox_ids:
-            if inbox_id in by_id:
-                selected.append(by_id[inbox_id])
-                continue
-            # Not listed: either it does not exist (a typo) or we may not see it.
-            try:
-                self.client.get_json(f"inboxes/{inbox_id}/document_versions")
-            except NotFoundError:
-                raise ConfigError(
-                    f"'inbox_ids' names {inbox_id}, which does not exist in this tenant."
-                ) from None
-            except PermissionDeniedError:
-                self.skip_inbox(inbox_id, "not visible to these credentials (403)")
-                continue
-            selected.append({"id": inbox_id, "name": None, "project": None})
-        return selected
-
-    def skip_inbox(self, inbox_id: str, reason: str) -> None:
-        """Forbidden inboxes are skipped with a warning, or fail the sync if configured."""
-        if self.config.fail_on_forbidden_inbox:
-            raise PermissionDeniedError(
-                f"Inbox {inbox_id} is {reason}; 'fail_on_forbidden_inbox' is set."
-            )
-        if inbox_id not in self.skipped_inboxes:
-            logger.warning("Skipping inbox %s: %s.", inbox_id, reason)
-        self.skipped_inboxes[inbox_id] = reason
-
-
-def expect_list(body: Any, path: str) -> list[Any]:
-    if not isinstance(body, list):
-        raise ResponseFormatError(
-            f"GET /{path}: expected a JSON array (API.md), got {type(body).__name__}."
-        )
-    return body
-
-
-def read_stream(stream: StreamDef, ctx: ReadContext) -> Iterator[Item]:
-    readers: dict[Reader, Callable[[StreamDef, ReadContext], Iterator[Item]]] = {
-        Reader.LIST: _read_list,
-        Reader.DOCUMENTS: _read_documents,
-    }
-    return readers[stream.reader](stream, ctx)
+def read_unit(
+    unit: Sequence[StreamDef], ctx: ReadContext, states: Mapping[str, Any] | None = None
+) -> Iterator[Item]:
+    """Records and checkpoints of one unit; `states` maps stream name to its state blob."""
+    if unit[0].reader is Reader.DOCUMENTS:
+        return read_document_family(unit, ctx, states or {})
+    if len(unit) != 1:
+        raise ValueError("only the document family reads several streams at once")
+    return _read_list(unit[0], ctx)
 
 
 def _read_list(stream: StreamDef, ctx: ReadContext) -> Iterator[Item]:
@@ -117,24 +54,3 @@ def _read_list(stream: StreamDef, ctx: ReadContext) -> Iterator[Item]:
         if not isinstance(record, dict):
             raise ResponseFormatError(f"GET /{stream.path}: an item is not a JSON object.")
         yield Record(stream.name, record)
-
-
-def _read_documents(stream: StreamDef, ctx: ReadContext) -> Iterator[Item]:
-    config = ctx.config
-
-    def partition(inbox_id: str) -> Callable[[], Iterator[dict[str, Any]]]:
-        def run() -> Iterator[dict[str, Any]]:
-            position = Position(receive_time=config.start_date)
-            try:
-                yield from walk_inbox(ctx.client, inbox_id, position, config.page_size)
-            except PermissionDeniedError:
-                ctx.skip_inbox(inbox_id, "forbidden for these credentials (403)")
-
-        return run
-
-    partitions = [(inbox["id"], partition(inbox["id"])) for inbox in ctx.inboxes()]
-    for item in interleave(partitions, config.max_concurrency):
-        if isinstance(item, PartitionDone):
-            continue
-        _inbox_id, document = item
-        yield Record(stream.name, document)

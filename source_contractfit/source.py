@@ -37,7 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .client import ContractfitClient, RetryPolicy
 from .config import ConnectorConfig
-from .engine import Checkpoint, ReadContext, Record, read_stream
+from .engine import Checkpoint, ReadContext, Record, plan, read_unit
 from .errors import ConfigError, ContractfitError, FailureKind, NotFoundError, TransientError
 from .streams import STREAMS, STREAMS_BY_NAME, StreamDef
 
@@ -105,13 +105,16 @@ class SourceContractfit(Source):
     ) -> Iterator[AirbyteMessage]:
         try:
             parsed = ConnectorConfig.from_mapping(config)
-            selected = _selected_streams(catalog)
+            selected, incremental = _selected_streams(catalog)
+            blobs = {
+                name: blob for name, blob in _state_blobs(state).items() if name in incremental
+            }
         except ContractfitError as error:
             raise traced(error) from None
         with ContractfitClient(parsed) as client:
             context = ReadContext(parsed, client)
-            for configured in selected:
-                yield from self._read_one(logger, configured, context)
+            for unit in plan(selected):
+                yield from self._read_unit(logger, unit, context, blobs)
             logger.info(
                 "Sync done: %d HTTP requests, %d retries, %d logins.",
                 client.stats.requests,
@@ -119,34 +122,52 @@ class SourceContractfit(Source):
                 client.stats.logins,
             )
 
-    def _read_one(
-        self, logger: logging.Logger, stream: StreamDef, context: ReadContext
+    def _read_unit(
+        self,
+        logger: logging.Logger,
+        unit: list[StreamDef],
+        context: ReadContext,
+        blobs: Mapping[str, Any],
     ) -> Iterator[AirbyteMessage]:
-        descriptor = airbyte_stream(stream)
-        yield status_message(descriptor, AirbyteStreamStatus.STARTED)
-        count = 0
+        descriptors = {stream.name: airbyte_stream(stream) for stream in unit}
+        for descriptor in descriptors.values():
+            yield status_message(descriptor, AirbyteStreamStatus.STARTED)
+        counts = dict.fromkeys(descriptors, 0)
         started = time.monotonic()
         try:
-            for item in read_stream(stream, context):
+            for item in read_unit(unit, context, blobs):
                 if isinstance(item, Record):
-                    if count == 0:
-                        yield status_message(descriptor, AirbyteStreamStatus.RUNNING)
-                    count += 1
+                    if counts[item.stream] == 0:
+                        yield status_message(descriptors[item.stream], AirbyteStreamStatus.RUNNING)
+                    counts[item.stream] += 1
                     yield _record_message(item)
                 elif isinstance(item, Checkpoint):
                     yield _state_message(item)
         except ContractfitError as error:
-            yield status_message(descriptor, AirbyteStreamStatus.INCOMPLETE)
+            for descriptor in descriptors.values():
+                yield status_message(descriptor, AirbyteStreamStatus.INCOMPLETE)
             raise traced(error) from None
         elapsed = time.monotonic() - started
-        logger.info(
-            "Read %d %s records in %.1fs (%.0f/s).",
-            count,
-            stream.name,
-            elapsed,
-            count / elapsed if elapsed else 0.0,
-        )
-        yield status_message(descriptor, AirbyteStreamStatus.COMPLETE)
+        for name, count in counts.items():
+            rate = count / elapsed if elapsed else 0.0
+            logger.info("Read %d %s records in %.1fs (%.0f/s).", count, name, elapsed, rate)
+        for descriptor in descriptors.values():
+            yield status_message(descriptor, AirbyteStreamStatus.COMPLETE)
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        """The CDK's parser, with a config error naming the problem instead of a traceback."""
+        try:
+            return super().read_state(state_path)
+        except Exception as error:  # noqa: BLE001 - any parse failure is the same user error
+            raise AirbyteTracedException(
+                message=(
+                    f"The state file could not be read: {error}. Expected a JSON list of "
+                    "per-stream state messages as this connector emits them."
+                ),
+                internal_message=repr(error),
+                failure_type=FailureType.config_error,
+            ) from None
 
 
 def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
@@ -170,8 +191,10 @@ def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
     return str(me["username"])
 
 
-def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> list[StreamDef]:
-    selected = []
+def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> tuple[list[StreamDef], set[str]]:
+    """The catalog's streams in our order, and which of them are read incrementally."""
+    names = set()
+    incremental = set()
     for configured in catalog.streams:
         name = configured.stream.name
         if name not in STREAMS_BY_NAME:
@@ -180,8 +203,31 @@ def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> list[StreamDef]:
                 f"The configured catalog names the stream {name!r}, which this source does "
                 f"not have. Known streams: {known}. Run discover again and refresh the catalog."
             )
-        selected.append(STREAMS_BY_NAME[name])
-    return selected
+        stream = STREAMS_BY_NAME[name]
+        if configured.sync_mode == SyncMode.incremental:
+            if not stream.incremental:
+                raise ConfigError(
+                    f"The configured catalog asks for stream {name!r} in incremental mode, "
+                    "which it does not support; use full_refresh."
+                )
+            incremental.add(name)
+        names.add(name)
+    return [stream for stream in STREAMS if stream.name in names], incremental
+
+
+def _state_blobs(state: list[AirbyteStateMessage] | None) -> dict[str, Any]:
+    """Per-stream state blobs by stream name; other state types are a clear error."""
+    blobs: dict[str, Any] = {}
+    for message in state or []:
+        if message.type != AirbyteStateType.STREAM or message.stream is None:
+            raise ConfigError(
+                f"The input state has a {getattr(message.type, 'value', message.type)} state "
+                "message; this connector reads per-stream (STREAM) state only."
+            )
+        name = message.stream.stream_descriptor.name
+        blob = message.stream.stream_state
+        blobs[name] = dict(blob.__dict__) if blob is not None else None
+    return blobs
 
 
 def _record_message(record: Record) -> AirbyteMessage:

@@ -6,6 +6,7 @@ nothing else decides a stream's path, partitioning, cursor, primary key or schem
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -14,12 +15,18 @@ from typing import Any
 
 import orjson
 
+from .document_versions import version_records
+
 
 class Reader(str, Enum):
     """How records are fetched; each value has one implementation in `engine.py`."""
 
     LIST = "list"  # GET path -> JSON array of records
-    DOCUMENTS = "documents"  # keyset walk over /inboxes/{inbox_id}/paginated
+    DOCUMENTS = "documents"  # the document family: one walk, records derived per stream
+
+
+def _document_itself(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    return (document,)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class StreamDef:
     description: str
     partitioned_by_inbox: bool = False
     cursor_field: tuple[str, ...] | None = None
+    # Document-family streams: how a fetched Document becomes this stream's records.
+    derive: Callable[[dict[str, Any]], Iterable[dict[str, Any]]] | None = None
 
     @property
     def incremental(self) -> bool:
@@ -69,6 +78,18 @@ STREAMS: tuple[StreamDef, ...] = (
         reader=Reader.DOCUMENTS,
         description="Documents with prediction, versions, timings and status, per inbox.",
         partitioned_by_inbox=True,
+        cursor_field=("timings", "receive_time"),
+        derive=_document_itself,
+    ),
+    StreamDef(
+        name="document_versions",
+        path="inboxes/{inbox_id}/paginated",
+        primary_key=(("document_id",), ("version_index",)),
+        reader=Reader.DOCUMENTS,
+        description="One record per version of a document (read with the documents).",
+        partitioned_by_inbox=True,
+        cursor_field=("timestamp",),
+        derive=version_records,
     ),
 )
 

@@ -1,0 +1,90 @@
+"""What a read produces (`Record`, `Checkpoint`) and what it shares (`ReadContext`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import ContractfitClient
+from .config import ConnectorConfig
+from .errors import ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError
+
+logger = logging.getLogger("source_contractfit.context")
+
+
+@dataclass(frozen=True)
+class Record:
+    stream: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The complete per-stream state blob, safe to persist once every earlier record is."""
+
+    stream: str
+    state: dict[str, Any]
+
+
+Item = Record | Checkpoint
+
+
+@dataclass
+class ReadContext:
+    """What one sync shares between streams: config, the HTTP client, resolved inboxes."""
+
+    config: ConnectorConfig
+    client: ContractfitClient
+    skipped_inboxes: dict[str, str] = field(default_factory=dict)
+    _inboxes: list[dict[str, Any]] | None = None
+
+    def inboxes(self) -> list[dict[str, Any]]:
+        """Inboxes to read: all visible ones, or those of `inbox_ids` (checked to exist)."""
+        if self._inboxes is None:
+            self._inboxes = self._resolve_inboxes()
+        return self._inboxes
+
+    def _resolve_inboxes(self) -> list[dict[str, Any]]:
+        visible = expect_list(self.client.get_json("inboxes"), "inboxes")
+        for inbox in visible:
+            if not isinstance(inbox, dict) or not isinstance(inbox.get("id"), str):
+                raise ResponseFormatError("GET /inboxes: an item has no string 'id'.")
+        if not self.config.inbox_ids:
+            return visible
+        by_id = {inbox["id"]: inbox for inbox in visible}
+        selected = []
+        for inbox_id in self.config.inbox_ids:
+            if inbox_id in by_id:
+                selected.append(by_id[inbox_id])
+                continue
+            # Not listed: either it does not exist (a typo) or we may not see it.
+            try:
+                self.client.get_json(f"inboxes/{inbox_id}/document_versions")
+            except NotFoundError:
+                raise ConfigError(
+                    f"'inbox_ids' names {inbox_id}, which does not exist in this tenant."
+                ) from None
+            except PermissionDeniedError:
+                self.skip_inbox(inbox_id, "not visible to these credentials (403)")
+                continue
+            selected.append({"id": inbox_id, "name": None, "project": None})
+        return selected
+
+    def skip_inbox(self, inbox_id: str, reason: str) -> None:
+        """Forbidden inboxes are skipped with a warning, or fail the sync if configured."""
+        if self.config.fail_on_forbidden_inbox:
+            raise PermissionDeniedError(
+                f"Inbox {inbox_id} is {reason}; 'fail_on_forbidden_inbox' is set."
+            )
+        if inbox_id not in self.skipped_inboxes:
+            logger.warning("Skipping inbox %s: %s.", inbox_id, reason)
+        self.skipped_inboxes[inbox_id] = reason
+
+
+def expect_list(body: Any, path: str) -> list[Any]:
+    if not isinstance(body, list):
+        raise ResponseFormatError(
+            f"GET /{path}: expected a JSON array (API.md), got {type(body).__name__}."
+        )
+    return body
