@@ -56,9 +56,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(
-        seed=42, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW
-    ) as emulator:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmulatorProcess(
+            seed=42, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW
+        ) as emulator,
+    ):
         config_path = Path(tmp) / "config.json"
         catalog_path = Path(tmp) / "catalog.json"
         config = {

@@ -37,6 +37,13 @@ class ProtocolRun:
     def states(self) -> list[dict[str, Any]]:
         return [m["state"] for m in self.of_type("STATE")]
 
+    def final_state(self) -> list[dict[str, Any]]:
+        return state_input(self.states())
+
+    def ids(self, stream: str = "documents") -> list[str]:
+        key = "id" if stream == "documents" else "document_id"
+        return [record[key] for record in self.records(stream)]
+
 
 def run_source(
     verb: str,
@@ -65,5 +72,13 @@ def run_source(
     return ProtocolRun(done.returncode, messages, done.stderr, done.stdout)
 
 
-def catalog(*streams: str) -> dict[str, Any]:
-    return configured_catalog(list(streams) if streams else None)
+def catalog(*streams: str, incremental: bool = False) -> dict[str, Any]:
+    return configured_catalog(list(streams) if streams else None, incremental=incremental)
+
+
+def state_input(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last state per stream, as the platform persists and passes it back."""
+    last: dict[str, dict[str, Any]] = {}
+    for state in states:
+        last[state["stream"]["stream_descriptor"]["name"]] = state
+    return [{"type": "STREAM", "stream": state["stream"]} for _, state in sorted(last.items())]

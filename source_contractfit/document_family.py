@@ -25,10 +25,10 @@ from .concurrency import PartitionDone, interleave
 from .context import Checkpoint, Item, ReadContext, Record
 from .documents import Position, receive_time_of, walk_inbox
 from .errors import PermissionDeniedError
-from .reviews import ReviewCounters, ReviewedDocument, ReviewsChecked, late_reviews
+from .reviews import ReviewCounters, ReviewedDocument, ReviewsChecked, canonical, late_reviews
 from .state import DocumentsState, InboxState
 from .streams import StreamDef
-from .timeutil import utcnow
+from .timeutil import format_datetime, utcnow
 
 logger = logging.getLogger("source_contractfit.document_family")
 # Reviews are looked for up to a day past our own clock: a server clock running ahead of
@@ -47,6 +47,24 @@ class WalkedDocument:
 class _InboxPlan:
     start: Position
     reviews_from: datetime | None
+    # Snapshot of each stream's recent_versions: a listed review is skipped only when every
+    # selected stream already holds those versions.
+    known: list[dict[str, tuple[str, ...]]]
+
+    def already_have(self, document_id: str, stamps: set[str]) -> bool:
+        return all(stamps <= set(k.get(document_id, ())) for k in self.known)
+
+
+def version_stamps(document: dict[str, Any], horizon: str) -> tuple[str, ...]:
+    """The document's version timestamps at or after `horizon`, in the server's format."""
+    stamps = []
+    for version in document.get("versions") or ():
+        stamp = version.get("timestamp") if isinstance(version, dict) else None
+        if isinstance(stamp, str):
+            stamp = canonical(stamp)
+            if stamp >= horizon:
+                stamps.append(stamp)
+    return tuple(stamps)
 
 
 def _earliest(states: Sequence[InboxState], start_date: datetime | None) -> Position:
@@ -66,13 +84,18 @@ def read_document_family(
     sync_started = utcnow()
     states = {s.name: DocumentsState.from_blob(s.name, blobs.get(s.name)) for s in streams}
     counters = ReviewCounters()
+    horizon = format_datetime(sync_started - timedelta(days=config.lookback_days))
     plans: dict[str, _InboxPlan] = {}
     for inbox in ctx.inboxes():
         inbox_id = inbox["id"]
         inbox_states = [states[s.name].inbox(inbox_id) for s in streams]
         checked = [s.reviews_checked_until for s in inbox_states if s.reviews_checked_until]
         reviews_from = min(checked) - timedelta(days=config.lookback_days) if checked else None
-        plans[inbox_id] = _InboxPlan(_earliest(inbox_states, config.start_date), reviews_from)
+        plans[inbox_id] = _InboxPlan(
+            _earliest(inbox_states, config.start_date),
+            reviews_from,
+            [dict(state.recent_versions) for state in inbox_states],
+        )
         for state in inbox_states:
             if state.position.receive_time is None and state.reviews_checked_until is None:
                 # A fresh walk reads every document with all its versions as of now.
@@ -102,7 +125,9 @@ def read_document_family(
                     plan.reviews_from,
                     sync_started + CLOCK_SKEW_MARGIN,
                     already_read,
+                    plan.already_have,
                     counters,
+                    per_page=config.page_size,
                     prefetch=2 * config.max_concurrency,
                 )
         except PermissionDeniedError:
@@ -110,6 +135,8 @@ def read_document_family(
 
     def checkpoints() -> Iterator[Checkpoint]:
         for stream in streams:
+            for inbox_state in states[stream.name].inboxes.values():
+                inbox_state.prune(horizon)
             yield Checkpoint(stream.name, states[stream.name].to_blob())
 
     since_checkpoint = 0
@@ -122,14 +149,18 @@ def read_document_family(
                 continue
             inbox_id, event = item
             if isinstance(event, WalkedDocument):
+                stamps = version_stamps(event.document, horizon)
                 for stream in streams:
-                    position = states[stream.name].inbox(inbox_id).position
-                    if position.seen(event.receive_time, event.document_id):
+                    inbox_state = states[stream.name].inbox(inbox_id)
+                    if inbox_state.position.seen(event.receive_time, event.document_id):
                         continue
-                    position.advance(event.receive_time, event.document_id)
+                    inbox_state.position.advance(event.receive_time, event.document_id)
+                    inbox_state.remember(event.document_id, stamps)
                     since_checkpoint += yield from _emit(stream, event.document)
             elif isinstance(event, ReviewedDocument):
+                stamps = version_stamps(event.document, horizon)
                 for stream in streams:
+                    states[stream.name].inbox(inbox_id).remember(event.document["id"], stamps)
                     since_checkpoint += yield from _emit(stream, event.document)
             elif isinstance(event, ReviewsChecked):
                 until = min(event.until, sync_started)

@@ -5,7 +5,7 @@ of a moving list. Instead we walk ascending `receive_time,id` with a keyset wind
 request asks for page 1 from the last `receive_time` seen (inclusive), and skips the ids
 already emitted at exactly that instant. A run of documents sharing one `receive_time`
 that fills a whole page cannot be walked that way, so that instant is isolated in a
-one-microsecond window and paged on its own, re-read until a pass sees the group stable.
+one-microsecond window and paged in id order with overlapping, verified fetches.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from .timeutil import ONE_MICROSECOND, format_datetime, parse_datetime
 
 logger = logging.getLogger("source_contractfit.documents")
 ORDER_ASCENDING = "receive_time,id"
-MAX_TIE_PASSES = 10
 
 
 @dataclass
@@ -121,45 +120,55 @@ def _walk_tie_group(
     position: Position,
     per_page: int,
 ) -> Iterator[dict[str, Any]]:
-    """Page through the documents received at exactly `instant`, until a stable pass."""
+    """Page through the documents received at exactly `instant`, in id order.
+
+    Deletions meanwhile shift positions left, so a fixed page grid could skip a document.
+    Each fetch therefore starts a margin before the end of what is covered (choosing a
+    page size that makes that offset a page boundary), and is accepted only if it overlaps
+    what we have in id order: its first id is not after the last id already covered. A
+    gap widens the margin and the fetch is repeated, back to offset 0 if need be.
+    """
     window: dict[str, str | int | bool | None] = {
         "order_by": "id",
-        "per_page": per_page,
         "start_receive_date": format_datetime(instant),
         "end_receive_date": format_datetime(instant + ONE_MICROSECOND),
     }
-    for _ in range(MAX_TIE_PASSES):
-        pass_ids: set[str] = set()
-        totals: set[int] = set()
-        page = 1
-        while True:
-            body = client.get_json(path, {**window, "page": page})
-            results = expect_page(body, path)
-            totals.add(_total(body, path))
-            for document in results:
-                doc_id = document_id_of(document, path)
-                pass_ids.add(doc_id)
-                if position.seen(instant, doc_id):
-                    continue
-                position.advance(instant, doc_id)
-                yield document
-            if len(results) < per_page:
-                break
-            page += 1
-        if len(totals) == 1 and len(pass_ids) >= totals.pop():
+    covered_end = 0  # positions [0, covered_end) are read, as of the last fetch
+    last_id: str | None = None
+    margin = 0
+    while True:
+        start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
+        body = client.get_json(path, {**window, "per_page": size, "page": start // size + 1})
+        results = expect_page(body, path)
+        ids = [document_id_of(document, path) for document in results]
+        if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
+            margin = 2 * margin + size  # a gap may hide documents: step further back
+            continue
+        for doc_id, document in zip(ids, results, strict=True):
+            if position.seen(instant, doc_id):
+                continue
+            position.advance(instant, doc_id)
+            yield document
+        if len(results) < size:
             return
-        logger.info("documents at %s changed while paging; reading them again", instant)
-    raise ResponseFormatError(
-        f"GET /{path}: the {format_datetime(instant)} group kept changing over "
-        f"{MAX_TIE_PASSES} passes; giving up rather than risk a lost document."
-    )
+        covered_end, last_id = start + size, ids[-1]
+        margin = max(margin // 2, 1)
 
 
-def _total(body: dict[str, Any], path: str) -> int:
-    total = body.get("total")
-    if isinstance(total, bool) or not isinstance(total, int):
-        raise ResponseFormatError(f"GET /{path}: page without an integer 'total'.")
-    return total
+def _page_at_or_before(target: int, covered_end: int, per_page: int) -> tuple[int, int]:
+    """(offset, page size): a page starting at or before `target`, reaching furthest.
+
+    Pages are 1-based multiples of the page size, so an offset is reachable exactly when
+    the size divides it; among sizes up to `per_page`, take the one that ends furthest.
+    """
+    best = (0, per_page)
+    for size in range(per_page, 0, -1):
+        offset = (target // size) * size
+        if offset + size > best[0] + best[1]:
+            best = (offset, size)
+        if offset + size > covered_end and offset == target:
+            break
+    return best
 
 
 def _fmt(value: datetime | None) -> str | None:

@@ -8,7 +8,10 @@ Per inbox it records
 - `cursor` and `ids_at_cursor`: every document received before `cursor`, and those of
   `ids_at_cursor` received at it, have been emitted (the keyset walk's `Position`);
 - `reviews_checked_until`: late reviews (new versions of older documents) up to this
-  instant have been emitted; the next sync looks again from here minus `lookback_days`.
+  instant have been emitted; the next sync looks again from here minus `lookback_days`;
+- `recent_versions`: for documents with a version inside that lookback horizon, the
+  timestamps of the versions we emitted, so the lookback re-fetches only documents that
+  really gained a version (capped per inbox; a dropped entry only costs a re-fetch).
 """
 
 from __future__ import annotations
@@ -24,18 +27,36 @@ from .timeutil import format_datetime, parse_datetime
 
 STATE_VERSION = 1
 CURSOR_FIELD = ("timings", "receive_time")
+MAX_RECENT_PER_INBOX = 20_000
 
 
 @dataclass
 class InboxState:
     position: Position = field(default_factory=Position)
     reviews_checked_until: datetime | None = None
+    recent_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def copy(self) -> InboxState:
-        return InboxState(
-            Position(self.position.receive_time, set(self.position.ids_at)),
-            self.reviews_checked_until,
-        )
+    def remember(self, document_id: str, timestamps: tuple[str, ...]) -> None:
+        if timestamps:
+            self.recent_versions[document_id] = timestamps
+        else:
+            self.recent_versions.pop(document_id, None)
+
+    def knows(self, document_id: str, timestamps: set[str]) -> bool:
+        """True when every listed version timestamp was in what we emitted last."""
+        return timestamps <= set(self.recent_versions.get(document_id, ()))
+
+    def prune(self, horizon: str) -> None:
+        """Drop versions older than the next sync's lookback horizon; cap the map size."""
+        kept = {}
+        for doc_id, stamps in self.recent_versions.items():
+            recent = tuple(t for t in stamps if t >= horizon)
+            if recent:
+                kept[doc_id] = recent
+        if len(kept) > MAX_RECENT_PER_INBOX:
+            newest = sorted(kept.items(), key=lambda item: max(item[1]), reverse=True)
+            kept = dict(newest[:MAX_RECENT_PER_INBOX])
+        self.recent_versions = kept
 
 
 @dataclass
@@ -54,6 +75,7 @@ class DocumentsState:
                 "cursor": _fmt(position.receive_time),
                 "ids_at_cursor": sorted(position.ids_at),
                 "reviews_checked_until": _fmt(state.reviews_checked_until),
+                "recent_versions": {k: list(v) for k, v in sorted(state.recent_versions.items())},
             }
         return {"state_version": STATE_VERSION, "partitions": partitions}
 
@@ -89,7 +111,15 @@ def _inbox_state(where: str, raw: Any) -> InboxState:
     if ids and cursor is None:
         raise ConfigError(f"{where}: 'ids_at_cursor' is set but 'cursor' is null.")
     checked = _parse_time(where, "reviews_checked_until", raw.get("reviews_checked_until"))
-    return InboxState(Position(cursor, set(ids)), checked)
+    recent = raw.get("recent_versions", {})
+    if not isinstance(recent, Mapping) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in recent.values()
+    ):
+        raise ConfigError(
+            f"{where}: 'recent_versions' must map document ids to lists of timestamps."
+        )
+    versions = {str(k): tuple(v) for k, v in recent.items()}
+    return InboxState(Position(cursor, set(ids)), checked, versions)
 
 
 def _parse_time(where: str, key: str, value: Any) -> datetime | None:

@@ -171,3 +171,33 @@ def test_server_ignoring_the_window_is_a_clear_error() -> None:
 
     with pytest.raises(ResponseFormatError, match="does not honour the window"):
         walk(inbox, per_page=10, position=position)
+
+
+def test_tie_group_under_continuous_deletions_loses_nothing() -> None:
+    inbox = FakeInbox()
+    group = inbox.add(T0, 250)
+    inbox.add(T0 + timedelta(seconds=1), 5)
+    original = set(inbox.docs)
+    deleted: set[str] = set()
+    rng = __import__("random").Random(3)
+
+    def delete_two(n: int) -> None:
+        # Every request deletes two random documents, mostly inside the long group.
+        for doc_id in rng.sample(sorted(inbox.docs), 2):
+            del inbox.docs[doc_id]
+            deleted.add(doc_id)
+
+    inbox.on_request = delete_two
+    got = walk(inbox, per_page=20)
+    assert len(got) == len(set(got))
+    assert (original - deleted) <= set(got)
+    assert len(deleted & set(group)) > 10, "the churn really hit the group"
+
+
+def test_page_at_or_before_reaches_furthest() -> None:
+    from source_contractfit.documents import _page_at_or_before
+
+    assert _page_at_or_before(0, 0, 100) == (0, 100)
+    assert _page_at_or_before(95, 100, 100) == (95, 95)
+    offset, size = _page_at_or_before(199, 200, 100)
+    assert offset <= 199 and offset % size == 0 and offset + size > 200
