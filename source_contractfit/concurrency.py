@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,25 @@ def interleave(
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+
+
+def prefetch_map(
+    executor: Executor, fn: Callable[[A], R], items: Iterable[A], window: int
+) -> Iterator[R]:
+    """`fn` over `items` with up to `window` calls in flight, results in input order."""
+    pending: deque[Future[R]] = deque()
+    source = iter(items)
+    for item in source:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= window:
+            break
+    try:
+        while pending:
+            result = pending.popleft().result()
+            following = next(source, _END)
+            if following is not _END:
+                pending.append(executor.submit(fn, following))  # type: ignore[arg-type]
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,20 @@ class ReadContext:
     client: ContractfitClient
     skipped_inboxes: dict[str, str] = field(default_factory=dict)
     _inboxes: list[dict[str, Any]] | None = None
+    _executor: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for independent requests (documents by id, days of stats)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.config.max_concurrency, thread_name_prefix="contractfit-fetch"
+            )
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def inboxes(self) -> list[dict[str, Any]]:
         """Inboxes to read: all visible ones, or those of `inbox_ids` (checked to exist)."""

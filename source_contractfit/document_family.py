@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,7 +100,7 @@ def read_document_family(
                 # A fresh walk reads every document with all its versions as of now.
                 state.reviews_checked_until = sync_started
 
-    executor = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="fetch")
+    executor = ctx.executor()
 
     def partition(inbox_id: str) -> Iterator[object]:
         plan = plans[inbox_id]
@@ -140,39 +139,36 @@ def read_document_family(
             yield Checkpoint(stream.name, states[stream.name].to_blob())
 
     since_checkpoint = 0
-    try:
-        work = [(inbox_id, lambda i=inbox_id: partition(i)) for inbox_id in plans]
-        for item in interleave(work, config.max_concurrency):
-            if isinstance(item, PartitionDone):
-                yield from checkpoints()
-                since_checkpoint = 0
-                continue
-            inbox_id, event = item
-            if isinstance(event, WalkedDocument):
-                stamps = version_stamps(event.document, horizon)
-                for stream in streams:
-                    inbox_state = states[stream.name].inbox(inbox_id)
-                    if inbox_state.position.seen(event.receive_time, event.document_id):
-                        continue
-                    inbox_state.position.advance(event.receive_time, event.document_id)
-                    inbox_state.remember(event.document_id, stamps)
-                    since_checkpoint += yield from _emit(stream, event.document)
-            elif isinstance(event, ReviewedDocument):
-                stamps = version_stamps(event.document, horizon)
-                for stream in streams:
-                    states[stream.name].inbox(inbox_id).remember(event.document["id"], stamps)
-                    since_checkpoint += yield from _emit(stream, event.document)
-            elif isinstance(event, ReviewsChecked):
-                until = min(event.until, sync_started)
-                for stream in streams:
-                    state = states[stream.name].inbox(inbox_id)
-                    previous = state.reviews_checked_until
-                    state.reviews_checked_until = max(previous, until) if previous else until
-            if since_checkpoint >= config.checkpoint_interval:
-                yield from checkpoints()
-                since_checkpoint = 0
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+    work = [(inbox_id, lambda i=inbox_id: partition(i)) for inbox_id in plans]
+    for item in interleave(work, config.max_concurrency):
+        if isinstance(item, PartitionDone):
+            yield from checkpoints()
+            since_checkpoint = 0
+            continue
+        inbox_id, event = item
+        if isinstance(event, WalkedDocument):
+            stamps = version_stamps(event.document, horizon)
+            for stream in streams:
+                inbox_state = states[stream.name].inbox(inbox_id)
+                if inbox_state.position.seen(event.receive_time, event.document_id):
+                    continue
+                inbox_state.position.advance(event.receive_time, event.document_id)
+                inbox_state.remember(event.document_id, stamps)
+                since_checkpoint += yield from _emit(stream, event.document)
+        elif isinstance(event, ReviewedDocument):
+            stamps = version_stamps(event.document, horizon)
+            for stream in streams:
+                states[stream.name].inbox(inbox_id).remember(event.document["id"], stamps)
+                since_checkpoint += yield from _emit(stream, event.document)
+        elif isinstance(event, ReviewsChecked):
+            until = min(event.until, sync_started)
+            for stream in streams:
+                state = states[stream.name].inbox(inbox_id)
+                previous = state.reviews_checked_until
+                state.reviews_checked_until = max(previous, until) if previous else until
+        if since_checkpoint >= config.checkpoint_interval:
+            yield from checkpoints()
+            since_checkpoint = 0
     if counters.found:
         logger.info(
             "Late reviews: %d document(s) re-read, %d deleted since their review (skipped).",

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .client import ContractfitClient, expect_page
+from .concurrency import prefetch_map
 from .documents import Position, document_id_of, receive_time_of, walk_inbox
 from .errors import NotFoundError, ResponseFormatError
 from .timeutil import ONE_MICROSECOND, format_datetime, parse_datetime
@@ -174,17 +175,7 @@ def fetch_documents(
         receive_time_of(document, where)
         return dict(document)
 
-    pending: list[Future[dict[str, Any] | None]] = []
-    queue = iter(ids)
-    for doc_id in queue:
-        pending.append(executor.submit(fetch, doc_id))
-        if len(pending) >= prefetch:
-            break
-    while pending:
-        document = pending.pop(0).result()
-        next_id = next(queue, None)
-        if next_id is not None:
-            pending.append(executor.submit(fetch, next_id))
+    for document in prefetch_map(executor, fetch, ids, prefetch):
         if document is None:
             counters.deleted += 1
             continue

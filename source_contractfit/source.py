@@ -113,8 +113,11 @@ class SourceContractfit(Source):
             raise traced(error) from None
         with ContractfitClient(parsed) as client:
             context = ReadContext(parsed, client)
-            for unit in plan(selected):
-                yield from self._read_unit(logger, unit, context, blobs)
+            try:
+                for unit in plan(selected):
+                    yield from self._read_unit(logger, unit, context, blobs)
+            finally:
+                context.close()
             logger.info(
                 "Sync done: %d HTTP requests, %d retries, %d logins.",
                 client.stats.requests,

@@ -22,6 +22,8 @@ class Reader(str, Enum):
     """How records are fetched; each value has one implementation in `engine.py`."""
 
     LIST = "list"  # GET path -> JSON array of records
+    INBOX_LIST = "inbox_list"  # GET path per inbox -> JSON array, rows tagged with inbox_id
+    DATED = "dated"  # per inbox per UTC day, incremental on the day (daily_stats.py)
     DOCUMENTS = "documents"  # the document family: one walk, records derived per stream
 
 
@@ -91,6 +93,60 @@ STREAMS: tuple[StreamDef, ...] = (
         cursor_field=("timestamp",),
         derive=version_records,
     ),
+)
+
+_DATED_KEYS: dict[str, tuple[str, ...]] = {
+    "stats_fields": ("field_name",),
+    "stats_accuracy": ("level", "field_name"),
+    "stats_stp": ("level", "field_name"),
+    "stats_automation_blockers": ("field_name", "reason"),
+    "stats_processing": ("page_count",),
+    "stats_volume": ("status",),
+    "usage": (),
+}
+_DATED_DESCRIPTIONS = {
+    "stats_fields": "Field accuracy, precision, recall, F1 and counts per inbox per day.",
+    "stats_accuracy": "Document, section and field accuracy counts per inbox per day.",
+    "stats_stp": "Straight-through processing counts per inbox per day.",
+    "stats_automation_blockers": "Documents blocked per field and reason per inbox per day.",
+    "stats_processing": "Processing time statistics per page count per inbox per day.",
+    "stats_volume": "Documents per status per inbox per day.",
+    "usage": "Documents and pages processed per inbox per day.",
+}
+STREAMS = (
+    STREAMS
+    + tuple(
+        StreamDef(
+            name=name,
+            path="stats",
+            primary_key=(("inbox_id",), ("date",), *((key,) for key in keys)),
+            reader=Reader.DATED,
+            description=_DATED_DESCRIPTIONS[name],
+            partitioned_by_inbox=True,
+            cursor_field=("date",),
+        )
+        for name, keys in _DATED_KEYS.items()
+    )
+    + tuple(
+        StreamDef(
+            name=name,
+            path=name,
+            primary_key=(("id",),),
+            reader=Reader.LIST,
+            description=f"The tenant's {name} (GET /{name}).",
+        )
+        for name in ("users", "roles", "formats", "reports")
+    )
+    + (
+        StreamDef(
+            name="document_version_names",
+            path="inboxes/{inbox_id}/document_versions",
+            primary_key=(("inbox_id",), ("name",)),
+            reader=Reader.INBOX_LIST,
+            description="Version names present in each inbox, with their counts.",
+            partitioned_by_inbox=True,
+        ),
+    )
 )
 
 STREAMS_BY_NAME: dict[str, StreamDef] = {stream.name: stream for stream in STREAMS}
