@@ -63,7 +63,7 @@ def standard_suite_configs(suite_emulator: Emulator) -> Iterator[None]:
     recent = (datetime.now(timezone.utc) - timedelta(days=20)).strftime("%Y-%m-%dT00:00:00Z")
     files = {
         "config.json": api_key_config(emulator.base_url, start_date=recent),
-        "config_token.json": password_config(emulator.base_url, "token"),
+        "config_token.json": password_config(emulator.base_url, "token", start_date=recent),
         "invalid_config.json": {
             "base_url": emulator.base_url,
             "credentials": {"auth_type": "api_key", "api_key": "cf_wrong_key_0000000000000000000"},
