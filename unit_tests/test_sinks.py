@@ -1,0 +1,192 @@
+"""Both sinks on small hand-made tables: replacement rules, state, crash recovery."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from source_contractfit.sinks import Commit, DuckDBSink, ParquetSink
+from source_contractfit.sinks.parquet_sink import INTENT_FILE
+
+TS = pa.timestamp("us", tz="UTC")
+SCHEMAS = {
+    "documents": pa.schema(
+        [
+            ("id", pa.string()),
+            ("inbox_id", pa.string()),
+            ("receive_time", TS),
+            ("name", pa.string()),
+        ]
+    ),
+    "fields": pa.schema(
+        [
+            ("document_id", pa.string()),
+            ("inbox_id", pa.string()),
+            ("field_name", pa.string()),
+            ("value", pa.string()),
+        ]
+    ),
+    "stats_fields": pa.schema(
+        [
+            ("inbox_id", pa.string()),
+            ("date", pa.date32()),
+            ("field_name", pa.string()),
+            ("count", pa.int64()),
+        ]
+    ),
+    "inboxes": pa.schema([("id", pa.string()), ("name", pa.string())]),
+    "rejects": pa.schema([("stream", pa.string()), ("reason", pa.string())]),
+}
+KEYS = {
+    "documents": ("id",),
+    "fields": ("document_id", "field_name"),
+    "stats_fields": ("inbox_id", "date", "field_name"),
+    "inboxes": ("id",),
+    "rejects": (),
+}
+MARCH = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def batch(table: str, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(rows, schema=SCHEMAS[table])
+
+
+def document_commit(docs: dict[str, list[str]], state: dict[str, Any]) -> Commit:
+    """docs: id -> field names (one field row each)."""
+    commit = Commit(states={"documents": state})
+    commit.add(
+        "documents",
+        batch(
+            "documents",
+            [{"id": d, "inbox_id": "i1", "receive_time": MARCH, "name": f"n-{d}"} for d in docs],
+        ),
+    )
+    commit.add(
+        "fields",
+        batch(
+            "fields",
+            [
+                {"document_id": d, "inbox_id": "i1", "field_name": f, "value": "v"}
+                for d, fs in docs.items()
+                for f in fs
+            ],
+        ),
+    )
+    commit.document_ids = set(docs)
+    return commit
+
+
+def open_sink(kind: str, tmp: Path) -> Any:
+    if kind == "duckdb":
+        return DuckDBSink(tmp / "db.duckdb", SCHEMAS, KEYS, 1)
+    return ParquetSink(tmp / "pq", SCHEMAS, KEYS, 1)
+
+
+def rows(kind: str, tmp: Path, table: str, sink: Any) -> list[tuple[Any, ...]]:
+    if kind == "duckdb":
+        cols = ", ".join(SCHEMAS[table].names)
+        return sorted(sink.execute(f'SELECT {cols} FROM "{table}"').fetchall())
+    files = sorted((tmp / "pq" / table).rglob("*.parquet"))
+    if not files:
+        return []
+    con = duckdb.connect()
+    cols = ", ".join(SCHEMAS[table].names)
+    found = con.execute(
+        f"SELECT {cols} FROM read_parquet(?, hive_partitioning = true, union_by_name = true)",
+        [[str(f) for f in files]],
+    ).fetchall()
+    return sorted(found)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_reemitted_document_replaces_all_its_rows(kind: str, tmp_path: Path) -> None:
+    sink = open_sink(kind, tmp_path)
+    sink.apply(document_commit({"a": ["x", "y", "z"], "b": ["x"]}, {"pos": 1}), 1)
+    sink.apply(document_commit({"a": ["x"]}, {"pos": 2}), 2)
+    assert [r[0] for r in rows(kind, tmp_path, "documents", sink)] == ["a", "b"]
+    assert [(r[0], r[2]) for r in rows(kind, tmp_path, "fields", sink)] == [("a", "x"), ("b", "x")]
+    state = sink.load_state()
+    assert state.sequence == 2 and state.streams == {"documents": {"pos": 2}}
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet"])
+def test_keyed_rows_upsert_and_snapshots_replace(kind: str, tmp_path: Path) -> None:
+    sink = open_sink(kind, tmp_path)
+    day = date(2024, 3, 5)
+    first = Commit(states={"stats_fields": {"c": 1}})
+    first.add(
+        "stats_fields",
+        batch(
+            "stats_fields",
+            [{"inbox_id": "i1", "date": day, "field_name": f, "count": 1} for f in ("a", "b")],
+        ),
+    )
+    first.add(
+        "inboxes", batch("inboxes", [{"id": "i1", "name": "old"}, {"id": "i2", "name": "gone"}])
+    )
+    first.snapshots = {"inboxes"}
+    sink.apply(first, 1)
+    second = Commit(states={"stats_fields": {"c": 2}})
+    second.add(
+        "stats_fields",
+        batch("stats_fields", [{"inbox_id": "i1", "date": day, "field_name": "a", "count": 7}]),
+    )
+    second.add("inboxes", batch("inboxes", [{"id": "i1", "name": "new"}]))
+    second.snapshots = {"inboxes"}
+    sink.apply(second, 2)
+    assert [(r[2], r[3]) for r in rows(kind, tmp_path, "stats_fields", sink)] == [
+        ("a", 7),
+        ("b", 1),
+    ]
+    assert rows(kind, tmp_path, "inboxes", sink) == [("i1", "new")]
+
+
+def test_duckdb_commit_is_all_or_nothing(tmp_path: Path) -> None:
+    sink = open_sink("duckdb", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
+    broken = document_commit({"b": ["x"]}, {"pos": 2})
+    broken.add("stats_fields", pa.RecordBatch.from_pylist([{"nope": 1}]))  # wrong schema
+    with pytest.raises(Exception):
+        sink.apply(broken, 2)
+    assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
+    assert sink.load_state().streams == {"documents": {"pos": 1}}
+
+
+def test_parquet_layout_is_hive_partitioned_zstd(tmp_path: Path) -> None:
+    sink = open_sink("parquet", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {}), 1)
+    (path,) = list((tmp_path / "pq" / "documents").rglob("*.parquet"))
+    assert path.parent.name == "month=2024-03" and path.parent.parent.name == "inbox_id=i1"
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert not list((tmp_path / "pq").rglob(".tmp-*"))
+
+
+def test_parquet_recovery_rolls_forward_and_back(tmp_path: Path) -> None:
+    sink = open_sink("parquet", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {}), 1)
+    folder = next((tmp_path / "pq" / "documents").rglob("*.parquet")).parent
+    old = next(folder.glob("*.parquet"))
+    new = folder / "part-new.parquet"
+    pq.write_table(pq.read_table(old, partitioning=None), new)
+    # Crash after the rename, before the old file was deleted: roll forward.
+    (tmp_path / "pq" / INTENT_FILE).write_bytes(
+        orjson.dumps({"temp": str(folder / ".tmp-x"), "new": str(new), "old": [str(old)]})
+    )
+    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1)
+    assert sorted(p.name for p in folder.glob("*.parquet")) == ["part-new.parquet"]
+    # Crash before the rename: the temp file goes, the old file stays.
+    temp = folder / ".tmp-part-y.parquet"
+    temp.write_bytes(b"partial")
+    (tmp_path / "pq" / INTENT_FILE).write_bytes(
+        orjson.dumps({"temp": str(temp), "new": str(folder / "part-y.parquet"), "old": [str(new)]})
+    )
+    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1)
+    assert not temp.exists() and new.exists()
+    assert not (tmp_path / "pq" / INTENT_FILE).exists()
