@@ -24,7 +24,36 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--output", default="demo-output", help="folder for config and output")
 
+    export = commands.add_parser(
+        "export", help="read the streams into DuckDB and/or Parquet, incrementally, exactly once"
+    )
+    export.add_argument("--config", required=True, help="the connector config JSON file")
+    export.add_argument("--duckdb", metavar="FILE", help="DuckDB database file to upsert into")
+    export.add_argument("--parquet", metavar="DIR", help="folder of Hive-partitioned Parquet")
+    export.add_argument("--streams", help="comma-separated stream names (default: all)")
+    export.add_argument(
+        "--full-refresh", action="store_true", help="ignore the stored state; rebuild the tables"
+    )
+    noise = export.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", action="store_true", help="errors only")
+    noise.add_argument("--verbose", action="store_true", help="debug logging")
+
     args = parser.parse_args(argv)
+    if args.command == "export":
+        from .exporter import run_export
+
+        streams = (
+            [s.strip() for s in args.streams.split(",") if s.strip()] if args.streams else None
+        )
+        return run_export(
+            args.config,
+            args.duckdb,
+            args.parquet,
+            streams,
+            args.full_refresh,
+            quiet=args.quiet,
+            verbose=args.verbose,
+        )
     if args.command == "demo":
         from .demo import run_demo
 

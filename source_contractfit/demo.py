@@ -2,7 +2,8 @@
 
 Starts the emulator in its own process, writes a config and a catalog of every stream,
 runs `source-contractfit read` exactly as an Airbyte sync job would (a subprocess speaking
-the protocol on stdout), and prints what arrived per stream.
+the protocol on stdout) and prints what arrived per stream; then exports every stream to
+DuckDB and Parquet with `contractfit export` and prints what the tables hold.
 """
 
 from __future__ import annotations
@@ -81,13 +82,42 @@ def run_demo(*, inboxes: int, documents: int, seed: int, output: str) -> int:
         ]
         counts, states, errors = _run_protocol(command)
         elapsed = time.monotonic() - started
-    _print_summary(counts, states, elapsed)
-    if errors:
-        print("The read reported errors:", file=sys.stderr)
-        for error in errors:
-            print(f"  {error}", file=sys.stderr)
-        return 1
+        _print_summary(counts, states, elapsed)
+        if errors:
+            print("The read reported errors:", file=sys.stderr)
+            for error in errors:
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        duckdb_path, parquet_dir = out / "contractfit.duckdb", out / "parquet"
+        print(f"\nExporting every stream to {duckdb_path} and {parquet_dir}/ ...")
+        from .exporter import run_export
+
+        code = run_export(str(config_path), str(duckdb_path), str(parquet_dir), None, True)
+        if code != 0:
+            return code
+    _print_tables(duckdb_path, parquet_dir)
     return 0
+
+
+def _print_tables(duckdb_path: Path, parquet_dir: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    tables = [t for (t,) in con.execute("SHOW TABLES").fetchall() if not t.startswith("_")]
+    print(f"\n{'table':<28} {'DuckDB rows':>12} {'Parquet rows':>13}")
+    for table in sorted(tables):
+        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # type: ignore[index]
+        files = parquet_dir / table
+        parquet = (
+            con.execute(
+                "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
+                [str(files / "**" / "*.parquet")],
+            ).fetchone()[0]  # type: ignore[index]
+            if any(files.rglob("*.parquet"))
+            else 0
+        )
+        print(f"{table:<28} {rows:>12,} {parquet:>13,}")
+    con.close()
 
 
 def _run_protocol(command: list[str]) -> tuple[Counter[str], int, list[str]]:

@@ -6,6 +6,7 @@ nothing else decides a stream's path, partitioning, cursor, primary key or schem
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -16,6 +17,8 @@ from typing import Any
 import orjson
 
 from .document_versions import version_records
+
+logger = logging.getLogger("source_contractfit.streams")
 
 
 class Reader(str, Enum):
@@ -53,9 +56,44 @@ class StreamDef:
 
 @cache
 def _schema(name: str) -> dict[str, Any]:
-    data = resources.files("source_contractfit").joinpath(f"schemas/{name}.json").read_bytes()
-    schema: dict[str, Any] = orjson.loads(data)
+    path = resources.files("source_contractfit").joinpath(f"schemas/{name}.json")
+    if not path.is_file():
+        # The normalized row streams keep their schema next to the normalizer.
+        from .normalize import stream_schema
+
+        return stream_schema(name)
+    schema: dict[str, Any] = orjson.loads(path.read_bytes())
     return schema
+
+
+def _normalized(
+    rows: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
+) -> Callable[[dict[str, Any]], Iterable[dict[str, Any]]]:
+    """A document's normalized rows; a document that cannot be normalized yields none
+    (the `documents` stream still carries it whole) and is logged, never fatal."""
+
+    def derive(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        from .normalize import NormalizationError
+
+        try:
+            return list(rows(document))
+        except NormalizationError as error:
+            logger.warning("Document %s not normalized: %s", document.get("id"), error)
+            return []
+
+    return derive
+
+
+def _field_records(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    from .normalize import field_records
+
+    return field_records(document)
+
+
+def _line_item_records(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    from .normalize import line_item_records
+
+    return line_item_records(document)
 
 
 STREAMS: tuple[StreamDef, ...] = (
@@ -92,6 +130,30 @@ STREAMS: tuple[StreamDef, ...] = (
         partitioned_by_inbox=True,
         cursor_field=("timestamp",),
         derive=version_records,
+    ),
+    StreamDef(
+        name="document_fields",
+        path="inboxes/{inbox_id}/paginated",
+        primary_key=(("document_id",), ("version_index",), ("field_name",), ("occurrence",)),
+        reader=Reader.DOCUMENTS,
+        description="One row per annotation atom of each document version (typed values).",
+        partitioned_by_inbox=True,
+        derive=_normalized(_field_records),
+    ),
+    StreamDef(
+        name="document_line_items",
+        path="inboxes/{inbox_id}/paginated",
+        primary_key=(
+            ("document_id",),
+            ("version_index",),
+            ("table_name",),
+            ("row_index",),
+            ("column_name",),
+        ),
+        reader=Reader.DOCUMENTS,
+        description="One row per line-item cell of each document version (typed values).",
+        partitioned_by_inbox=True,
+        derive=_normalized(_line_item_records),
     ),
 )
 

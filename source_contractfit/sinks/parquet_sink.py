@@ -239,7 +239,7 @@ class ParquetSink:
         con.register("old", _read(files, part.schema))
         con.register("new", part)
         match = " AND ".join(f'old."{k}" IS NOT DISTINCT FROM new."{k}"' for k in stored_keys)
-        result = con.execute(
+        result = con.sql(
             f"SELECT * FROM old WHERE NOT EXISTS (SELECT 1 FROM new WHERE {match}) "
             "UNION ALL SELECT * FROM new"
         )

@@ -1,0 +1,246 @@
+"""`contractfit export` against the live emulator: DuckDB and Parquet hold exactly the truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from source_contractfit.emulator import Emulator
+
+from .conftest import api_key_config
+
+DOC_TABLES = ("documents", "document_versions", "fields", "line_items", "sections")
+FAMILY = "documents,document_versions,document_fields,document_line_items"
+
+
+def export(
+    tmp: Path, config: dict[str, Any], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    (tmp / "config.json").write_text(json.dumps(config))
+    command = [
+        sys.executable,
+        "-m",
+        "source_contractfit.cli",
+        "export",
+        "--config",
+        str(tmp / "config.json"),
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def sinks(tmp: Path) -> list[str]:
+    return ["--duckdb", str(tmp / "out.duckdb"), "--parquet", str(tmp / "parquet")]
+
+
+def table_digest(con: duckdb.DuckDBPyConnection, source: str, order: str) -> tuple[int, str]:
+    """Row count and an order-independent digest of every column but bookkeeping ones."""
+    row = con.execute(
+        f"SELECT count(*), md5(coalesce(string_agg(r, '|' ORDER BY r), '')) FROM "
+        f"(SELECT CAST(t AS VARCHAR) AS r FROM (SELECT {order} FROM {source}) t)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    names = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    return ", ".join(f'"{n}"' for n in sorted(names))
+
+
+def duckdb_digests(path: Path) -> dict[str, tuple[int, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    out = {t: table_digest(con, f'"{t}"', columns(con, t)) for t in DOC_TABLES}
+    con.close()
+    return out
+
+
+def parquet_digests(duck: Path, folder: Path) -> dict[str, tuple[int, str]]:
+    con = duckdb.connect(str(duck), read_only=True)
+    out = {}
+    for table in DOC_TABLES:
+        source = f"read_parquet('{folder / table}/**/*.parquet', hive_partitioning = true)"
+        out[table] = table_digest(con, source, columns(con, table))
+    con.close()
+    return out
+
+
+def truth_check(emu: Emulator, duck: Path) -> None:
+    """Every live document, every version and every field value, exactly."""
+    documents = emu.control.documents()
+    con = duckdb.connect(str(duck), read_only=True)
+    ids = {r[0] for r in con.execute("SELECT id FROM documents").fetchall()}
+    assert ids == {d["id"] for d in documents}
+    versions = dict(
+        con.execute("SELECT document_id, count(*) FROM document_versions GROUP BY 1").fetchall()
+    )
+    assert versions == {d["id"]: len(d["versions"]) for d in documents}
+    stored = Counter(
+        con.execute(
+            "SELECT document_id, version_index, field_name, occurrence, coalesce(value, '<null>'), "
+            "coalesce(gold, '<null>'), coalesce(CAST(correct AS VARCHAR), '<null>') FROM fields"
+        ).fetchall()
+    )
+    expected: Counter[tuple[Any, ...]] = Counter()
+    for document in documents:
+        for index, version in enumerate(document["versions"]):
+            for field, atoms in (version.get("annotations") or {}).items():
+                for occurrence, atom in enumerate(atoms):
+                    value = atom.get("value")
+                    text = "<null>" if value is None else _text(value)
+                    gold = atom.get("gold")
+                    correct = atom.get("correct")
+                    expected[
+                        (
+                            document["id"], index, field, occurrence, text,
+                            "<null>" if gold is None else str(gold),
+                            "<null>" if correct is None else str(correct).lower(),
+                        )
+                    ] += 1  # fmt: skip
+    assert stored == expected
+    con.close()
+
+
+def _text(value: Any) -> str:
+    from source_contractfit.normalize import value_text
+
+    return str(value_text(value))
+
+
+@pytest.fixture
+def emu() -> Any:
+    with Emulator(seed=13, inboxes=2, documents=500) as emulator:
+        yield emulator
+
+
+def test_export_equals_truth_in_duckdb_and_parquet_and_is_idempotent(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    config = api_key_config(emu.base_url, lookback_days=0)
+    done = export(tmp_path, config, *sinks(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Exported" in done.stdout
+    truth_check(emu, tmp_path / "out.duckdb")
+    first = duckdb_digests(tmp_path / "out.duckdb")
+    assert parquet_digests(tmp_path / "out.duckdb", tmp_path / "parquet") == first
+    again = export(tmp_path, config, *sinks(tmp_path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert duckdb_digests(tmp_path / "out.duckdb") == first
+    assert parquet_digests(tmp_path / "out.duckdb", tmp_path / "parquet") == first
+    con = duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True)
+    for table in ("stats_fields", "usage", "inboxes", "projects", "users"):
+        assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] > 0, table  # type: ignore[index]
+    con.close()
+
+
+def test_incremental_export_after_late_reviews_leaves_exactly_the_truth(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    config = api_key_config(emu.base_url, lookback_days=0)
+    assert export(tmp_path, config, *sinks(tmp_path), "--streams", FAMILY).returncode == 0
+    time.sleep(1.1)
+    emu.control.review(count=15)
+    done = export(tmp_path, config, *sinks(tmp_path), "--streams", FAMILY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    truth_check(emu, tmp_path / "out.duckdb")
+    assert parquet_digests(tmp_path / "out.duckdb", tmp_path / "parquet") == duckdb_digests(
+        tmp_path / "out.duckdb"
+    )
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "parquet"])
+def test_kill_9_at_random_points_then_rerun_leaves_exactly_the_truth(
+    emu: Emulator, tmp_path: Path, sink: str
+) -> None:
+    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=40, page_size=20)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    target = (
+        ["--duckdb", str(tmp_path / "out.duckdb")]
+        if sink == "duckdb"
+        else ["--parquet", str(tmp_path / "parquet")]
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "source_contractfit.cli",
+        "export",
+        "--config",
+        str(tmp_path / "config.json"),
+        "--streams",
+        FAMILY,
+        *target,
+    ]
+    rng = random.Random(2024)
+    killed = 0
+    for _ in range(4):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 3.0))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait()
+    assert killed >= 2, "the export finished too fast to be killed"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    if sink == "parquet":
+        # Read the Parquet copy back into a DuckDB file to check it like the DuckDB sink.
+        duck = tmp_path / "from_parquet.duckdb"
+        con = duckdb.connect(str(duck))
+        for table in DOC_TABLES:
+            files = f"{tmp_path / 'parquet' / table}/**/*.parquet"
+            con.execute(
+                f'CREATE TABLE "{table}" AS SELECT * FROM '
+                f"read_parquet('{files}', hive_partitioning = true)"
+            )
+        con.close()
+        truth_check(emu, duck)
+    else:
+        truth_check(emu, tmp_path / "out.duckdb")
+
+
+def test_export_errors_are_one_clear_line(emu: Emulator, tmp_path: Path) -> None:
+    no_sink = export(tmp_path, api_key_config(emu.base_url))
+    assert no_sink.returncode == 2
+    assert (
+        no_sink.stderr.strip()
+        == "contractfit export: Give at least one sink: --duckdb FILE and/or --parquet DIR."
+    )
+    bad = export(
+        tmp_path,
+        {"credentials": {"auth_type": "api_key", "api_key": "k"}, "page_size": 0},
+        "--duckdb",
+        str(tmp_path / "x.duckdb"),
+    )
+    assert bad.returncode == 2 and "'page_size' must be between 1 and 100" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wrong = export(
+        tmp_path,
+        {
+            "base_url": emu.base_url,
+            "credentials": {"auth_type": "api_key", "api_key": "cf_wrong_key_123456"},
+        },
+        "--duckdb",
+        str(tmp_path / "y.duckdb"),
+    )
+    assert wrong.returncode == 2 and "rejected the credentials" in wrong.stderr
+    assert "cf_wrong_key_123456" not in wrong.stderr + wrong.stdout
+    unknown = export(
+        tmp_path,
+        api_key_config(emu.base_url),
+        "--duckdb",
+        str(tmp_path / "z.duckdb"),
+        "--streams",
+        "invoices",
+    )
+    assert unknown.returncode == 2 and "Unknown stream(s) invoices" in unknown.stderr
