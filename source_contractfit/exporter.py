@@ -25,6 +25,7 @@ from .errors import ConfigError, ContractfitError, FailureKind
 from .normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
 from .progress import Progress
 from .redact import RedactingFilter, Redactor
+from .runtime import tune_gc
 from .sinks import Commit, DuckDBSink, ParquetSink, Sink
 from .sinks.base import SNAPSHOT_TABLES
 from .streams import STREAMS, STREAMS_BY_NAME, Reader, StreamDef
@@ -192,6 +193,7 @@ def run_export(
     quiet: bool = False,
     verbose: bool = False,
 ) -> int:
+    tune_gc()
     redactor = Redactor()
     _configure_logging(redactor, quiet, verbose)
     sinks: list[Sink] = []
