@@ -106,16 +106,14 @@ def _print_tables(duckdb_path: Path, parquet_dir: Path) -> None:
     tables = [t for (t,) in con.execute("SHOW TABLES").fetchall() if not t.startswith("_")]
     print(f"\n{'table':<28} {'DuckDB rows':>12} {'Parquet rows':>13}")
     for table in sorted(tables):
-        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # type: ignore[index]
+        ((rows,),) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
         files = parquet_dir / table
-        parquet = (
-            con.execute(
+        parquet = 0
+        if any(files.rglob("*.parquet")):
+            ((parquet,),) = con.execute(
                 "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
                 [str(files / "**" / "*.parquet")],
-            ).fetchone()[0]  # type: ignore[index]
-            if any(files.rglob("*.parquet"))
-            else 0
-        )
+            ).fetchall()
         print(f"{table:<28} {rows:>12,} {parquet:>13,}")
     con.close()
 

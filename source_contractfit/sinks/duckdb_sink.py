@@ -19,6 +19,7 @@ from .base import DOCUMENT_TABLES, Commit, StoredState, TableKind, table_kind
 
 STATE_TABLE = "_contractfit_state"
 META_TABLE = "_contractfit_meta"
+MEMORY_LIMIT = "128MB"
 
 
 def _quote(name: str) -> str:
@@ -39,7 +40,9 @@ class DuckDBSink:
         self.schemas = schemas
         self.primary_keys = primary_keys
         try:
-            self.con = duckdb.connect(str(self.path))
+            # A bounded buffer pool: DuckDB otherwise keeps up to 80% of RAM of table pages
+            # cached, so the exporter's memory would grow with the size of the export.
+            self.con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
         except duckdb.Error as error:
             raise ConfigError(f"Cannot open DuckDB file {self.path}: {error}") from None
         self._create(schema_version)
@@ -50,7 +53,10 @@ class DuckDBSink:
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)"
         )
-        row = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
+        found = con.execute(
+            f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
+        ).fetchall()
+        row = found[0] if found else None
         if row is not None and int(row[0]) != schema_version:
             con.execute("ROLLBACK")
             raise ConfigError(
@@ -101,12 +107,18 @@ class DuckDBSink:
         if commit.document_ids:
             ids = pa.table({"id": pa.array(sorted(commit.document_ids), pa.string())})
             con.register("_replaced_ids", ids)
-            for table, key in DOCUMENT_TABLES.items():
-                if table in self.schemas:
-                    con.execute(
-                        f"DELETE FROM {_quote(table)} WHERE {_quote(key)} IN "
-                        "(SELECT id FROM _replaced_ids)"
-                    )
+            # Only documents already stored need their old rows removed; checking the
+            # documents table first spares a scan of the large child tables for new ones.
+            ((stored,),) = con.execute(
+                'SELECT count(*) FROM "documents" WHERE id IN (SELECT id FROM _replaced_ids)'
+            ).fetchall()
+            if stored:
+                for table, key in DOCUMENT_TABLES.items():
+                    if table in self.schemas:
+                        con.execute(
+                            f"DELETE FROM {_quote(table)} WHERE {_quote(key)} IN "
+                            "(SELECT id FROM _replaced_ids)"
+                        )
             con.unregister("_replaced_ids")
         for table in commit.snapshots:
             con.execute(f"DELETE FROM {_quote(table)}")

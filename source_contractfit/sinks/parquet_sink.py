@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +107,26 @@ class ParquetSink:
         for temp in self.root.rglob(".tmp-*"):
             temp.unlink(missing_ok=True)
 
-    def _replace(self, directory: Path, table: pa.Table, old: list[Path]) -> None:
+    def _replace(
+        self, directory: Path, table: pa.Table | Iterator[pa.Table], old: list[Path]
+    ) -> None:
+        """Write `table` (or a stream of tables, one at a time: memory stays bounded by the
+        largest piece, not the partition) as one file that atomically replaces `old`."""
         directory.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"
         final = directory / name
         temp = directory / f".tmp-{name}"
-        pq.write_table(table, temp, compression="zstd")
+        if isinstance(table, pa.Table):
+            pq.write_table(table, temp, compression="zstd")
+        else:
+            writer: pq.ParquetWriter | None = None
+            for piece in table:
+                if writer is None:
+                    writer = pq.ParquetWriter(temp, piece.schema, compression="zstd")
+                writer.write_table(piece)
+            if writer is None:
+                return
+            writer.close()
         if old:
             plan = {"temp": str(temp), "new": str(final), "old": [str(p) for p in old]}
             write_atomically(self.root / INTENT_FILE, orjson.dumps(plan))
@@ -228,10 +243,15 @@ class ParquetSink:
         if table == "documents" and directory in self._known_ids:
             self._known_ids[directory].update(part.column(key).to_pylist())
 
-    def _without(self, files: list[Path], key: str, stale: set[str], part: pa.Table) -> pa.Table:
-        old = _read(files, part.schema)
-        keep = pc.invert(pc.is_in(old.column(key), value_set=pa.array(sorted(stale))))
-        return pa.concat_tables([old.filter(keep), part])
+    def _without(
+        self, files: list[Path], key: str, stale: set[str], part: pa.Table
+    ) -> Iterator[pa.Table]:
+        """The partition's rows minus the stale documents, file by file, then the new rows."""
+        stale_ids = pa.array(sorted(stale))
+        for path in files:
+            old = _read([path], part.schema)
+            yield old.filter(pc.invert(pc.is_in(old.column(key), value_set=stale_ids)))
+        yield part
 
     def _merge_keyed(self, files: list[Path], part: pa.Table, keys: tuple[str, ...]) -> pa.Table:
         stored_keys = [k for k in keys if k in part.column_names]
@@ -254,7 +274,9 @@ class ParquetSink:
             for directory in folders:
                 files = sorted(directory.glob("part-*.parquet"))
                 if len(files) > COMPACT_ABOVE_FILES:
-                    self._replace(directory, _read(files, None), files)
+                    schema = pq.read_schema(files[0])
+                    pieces = (_read([path], schema) for path in files)
+                    self._replace(directory, pieces, files)
         self._known_ids.clear()
 
     def close(self) -> None:
