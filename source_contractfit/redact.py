@@ -41,6 +41,7 @@ def _register_with_cdk(secrets: tuple[str, ...]) -> None:
     if "airbyte_cdk.entrypoint" not in sys.modules:
         return
     from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+
     for secret in secrets:
         if secret and len(secret) >= 4:
             add_to_secrets(secret)
