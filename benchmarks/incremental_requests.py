@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from protocol import protocol_read
 
 from source_contractfit.demo import configured_catalog
 from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
@@ -33,26 +33,8 @@ from source_contractfit.timeutil import format_datetime, parse_datetime
 
 def sync(tmp: Path, state: list[dict[str, Any]] | None) -> tuple[int, float, list[dict[str, Any]]]:
     """Run one read; returns (documents emitted, wall seconds, final state input)."""
-    command = [
-        sys.executable, "-m", "source_contractfit.run", "read",
-        "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json"),
-    ]  # fmt: skip
-    if state is not None:
-        (tmp / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(tmp / "state.json")]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, check=True)
-    wall = time.perf_counter() - started
-    documents = 0
-    last: dict[str, dict[str, Any]] = {}
-    for line in done.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD" and message["record"]["stream"] == "documents":
-            documents += 1
-        elif message["type"] == "STATE":
-            stream = message["state"]["stream"]
-            last[stream["stream_descriptor"]["name"]] = {"type": "STREAM", "stream": stream}
-    return documents, wall, list(last.values())
+    records, wall, final = protocol_read(tmp, state)
+    return records["documents"], wall, final
 
 
 def arrive_spread(control: Any, inbox: str, count: int, now: datetime) -> None:

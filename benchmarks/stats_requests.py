@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from protocol import protocol_read
 
 from source_contractfit.demo import configured_catalog
 from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
@@ -36,23 +35,8 @@ DATED = [
 
 
 def read(tmp: Path, state: list[dict[str, Any]] | None) -> tuple[float, list[dict[str, Any]]]:
-    command = [
-        sys.executable, "-m", "source_contractfit.run", "read",
-        "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json"),
-    ]  # fmt: skip
-    if state is not None:
-        (tmp / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(tmp / "state.json")]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, check=True)
-    wall = time.perf_counter() - started
-    last: dict[str, dict[str, Any]] = {}
-    for line in done.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "STATE":
-            stream = message["state"]["stream"]
-            last[stream["stream_descriptor"]["name"]] = {"type": "STREAM", "stream": stream}
-    return wall, list(last.values())
+    _, wall, final = protocol_read(tmp, state)
+    return wall, final
 
 
 def a_day_earlier(states: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,6 +29,12 @@ SPEC_PROPERTIES = {
 }
 
 
+def config_for(base_url: str, auth_type: str) -> dict[str, object]:
+    if auth_type == "api_key":
+        return api_key_config(base_url)
+    return password_config(base_url, auth_type)
+
+
 def truth_ids(emulator: Emulator) -> dict[str, set[str]]:
     truth = emulator.control.truth()
     return {inbox: set(data["document_ids"]) for inbox, data in truth["inboxes"].items()}
@@ -61,10 +67,7 @@ def test_spec_names_the_agreed_properties(tmp_path: Path) -> None:
 def test_check_succeeds_with_each_auth_mode(
     emulator: Emulator, tmp_path: Path, auth_type: str
 ) -> None:
-    if auth_type == "api_key":
-        config = api_key_config(emulator.base_url)
-    else:
-        config = password_config(emulator.base_url, auth_type)
+    config = config_for(emulator.base_url, auth_type)
     run = run_source("check", tmp_path, config)
     assert run.returncode == 0, run.stderr
     (status,) = [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")]
@@ -168,10 +171,7 @@ def test_discover_lists_streams_with_keys(emulator: Emulator, tmp_path: Path) ->
 def test_read_documents_emits_every_document_exactly_once(
     emulator: Emulator, tmp_path: Path, auth_type: str
 ) -> None:
-    if auth_type == "api_key":
-        config = api_key_config(emulator.base_url)
-    else:
-        config = password_config(emulator.base_url, auth_type)
+    config = config_for(emulator.base_url, auth_type)
     run = run_source("read", tmp_path, config, catalog("documents"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not run.errors()

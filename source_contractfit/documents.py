@@ -104,11 +104,7 @@ def walk_inbox(
             # Everything at this instant is read; the next window starts just after it.
             position.receive_time, position.ids_at = first_time + ONE_MICROSECOND, set()
             continue
-        for doc_time, doc_id, document in stamped:
-            if position.seen(doc_time, doc_id):
-                continue
-            position.advance(doc_time, doc_id)
-            yield document
+        yield from _unseen(position, stamped)
         if len(results) < per_page:
             return
 
@@ -144,15 +140,22 @@ def _walk_tie_group(
         if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
             margin = 2 * margin + size  # a gap may hide documents: step further back
             continue
-        for doc_id, document in zip(ids, results, strict=True):
-            if position.seen(instant, doc_id):
-                continue
-            position.advance(instant, doc_id)
-            yield document
+        yield from _unseen(position, [(instant, i, d) for i, d in zip(ids, results, strict=True)])
         if len(results) < size:
             return
         covered_end, last_id = start + size, ids[-1]
         margin = max(margin // 2, 1)
+
+
+def _unseen(
+    position: Position, stamped: list[tuple[datetime, str, dict[str, Any]]]
+) -> Iterator[dict[str, Any]]:
+    """The documents `position` has not covered, advancing it before each is handed out."""
+    for doc_time, doc_id, document in stamped:
+        if position.seen(doc_time, doc_id):
+            continue
+        position.advance(doc_time, doc_id)
+        yield document
 
 
 def _page_at_or_before(target: int, covered_end: int, per_page: int) -> tuple[int, int]:
