@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from source_contractfit.demo import configured_catalog
 
 
@@ -64,11 +66,8 @@ def run_source(
         (tmp / "state.json").write_text(json.dumps(state))
         command += ["--state", str(tmp / "state.json")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    messages = []
-    for line in done.stdout.splitlines():
-        line = line.strip()
-        if line:
-            messages.append(json.loads(line))
+    # orjson: a 15,000-document read is ~400 MB of protocol JSON to parse here.
+    messages = [orjson.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return ProtocolRun(done.returncode, messages, done.stderr, done.stdout)
 
 

@@ -137,15 +137,26 @@ def check_failure_cases(emulator: Emulator) -> list[tuple[str, dict[str, object]
 
 
 def test_check_reports_each_failure_clearly(emulator: Emulator, tmp_path: Path) -> None:
+    # In-process for speed (each case is one check); the protocol path of a failing check
+    # is covered by the CDK suite's invalid_config scenario and the subprocess case below.
+    import logging
+
+    from source_contractfit.source import SourceContractfit
+
+    logger = logging.getLogger("test")
     for label, config, fragment in check_failure_cases(emulator):
-        run = run_source("check", tmp_path, config)
-        statuses = [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")]
-        assert len(statuses) == 1, (label, run.stdout[-2000:], run.stderr[-2000:])
-        assert statuses[0]["status"] == "FAILED", label
-        assert fragment in statuses[0]["message"], (label, statuses[0]["message"])
-        assert "Traceback" not in run.stdout, label
+        status = SourceContractfit().check(logger, config)
+        assert status.status.value == "FAILED", label
+        assert status.message is not None and fragment in status.message, (label, status.message)
         for secret in (ADMIN_API_KEY, ADMIN_PASSWORD, "nope-123456", "cf_unknown_0123456789"):
-            assert secret not in run.stdout and secret not in run.stderr, label
+            assert secret not in status.message, label
+    label, config, fragment = check_failure_cases(emulator)[0]
+    run = run_source("check", tmp_path, config)
+    statuses = [m["connectionStatus"] for m in run.of_type("CONNECTION_STATUS")]
+    assert len(statuses) == 1 and statuses[0]["status"] == "FAILED"
+    assert fragment in statuses[0]["message"]
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "nope-123456" not in run.stdout + run.stderr
 
 
 def test_discover_lists_streams_with_keys(emulator: Emulator, tmp_path: Path) -> None:
