@@ -20,18 +20,11 @@ from typing import Any
 
 from protocol import protocol_read
 
+from source_contractfit.daily_stats import ENDPOINTS
 from source_contractfit.demo import configured_catalog
 from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
 
-DATED = [
-    "stats_fields",
-    "stats_accuracy",
-    "stats_stp",
-    "stats_automation_blockers",
-    "stats_processing",
-    "stats_volume",
-    "usage",
-]
+DATED = list(ENDPOINTS)  # every dated stream
 
 
 def read(tmp: Path, state: list[dict[str, Any]] | None) -> tuple[float, list[dict[str, Any]]]:

@@ -11,20 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from source_contractfit.daily_stats import ENDPOINTS
 from source_contractfit.emulator import ADMIN_API_KEY, VIEWER_API_KEY, Emulator
 
 from .conftest import api_key_config
 from .helpers import catalog, run_source
 
-DATED = (
-    "stats_fields",
-    "stats_accuracy",
-    "stats_stp",
-    "stats_automation_blockers",
-    "stats_processing",
-    "stats_volume",
-    "usage",
-)
+DATED = tuple(ENDPOINTS)  # every dated stream
 
 
 @pytest.fixture(scope="module")
