@@ -22,7 +22,7 @@ from typing import Any
 
 from .concurrency import PartitionDone, interleave
 from .context import Checkpoint, Item, ReadContext, Record
-from .documents import Position, receive_time_of, walk_inbox
+from .documents import Position, walk_inbox_stamped
 from .errors import PermissionDeniedError
 from .reviews import ReviewCounters, ReviewedDocument, ReviewsChecked, canonical, late_reviews
 from .state import DocumentsState, InboxState
@@ -46,12 +46,12 @@ class WalkedDocument:
 class _InboxPlan:
     start: Position
     reviews_from: datetime | None
-    # Snapshot of each stream's recent_versions: a listed review is skipped only when every
-    # selected stream already holds those versions.
-    known: list[dict[str, tuple[str, ...]]]
+    # Snapshot of each stream's state: a listed review is skipped only when every selected
+    # stream already holds those versions.
+    known: list[InboxState]
 
     def already_have(self, document_id: str, stamps: set[str]) -> bool:
-        return all(stamps <= set(k.get(document_id, ())) for k in self.known)
+        return all(state.knows(document_id, stamps) for state in self.known)
 
 
 def version_stamps(document: dict[str, Any], horizon: str) -> tuple[str, ...]:
@@ -93,7 +93,7 @@ def read_document_family(
         plans[inbox_id] = _InboxPlan(
             _earliest(inbox_states, config.start_date),
             reviews_from,
-            [dict(state.recent_versions) for state in inbox_states],
+            [InboxState(recent_versions=dict(s.recent_versions)) for s in inbox_states],
         )
         for state in inbox_states:
             if state.position.receive_time is None and state.reviews_checked_until is None:
@@ -112,10 +112,11 @@ def read_document_family(
             return in_scope and start.seen(received, doc_id)
 
         walk_position = Position(start.receive_time, set(start.ids_at))
-        where = f"inboxes/{inbox_id}/paginated"
         try:
-            for document in walk_inbox(ctx.client, inbox_id, walk_position, config.page_size):
-                yield WalkedDocument(document, receive_time_of(document, where), document["id"])
+            for received, doc_id, document in walk_inbox_stamped(
+                ctx.client, inbox_id, walk_position, config.page_size
+            ):
+                yield WalkedDocument(document, received, doc_id)
             if plan.reviews_from is not None:
                 yield from late_reviews(
                     ctx.client,

@@ -68,6 +68,9 @@ def document_id_of(document: Any, where: str) -> str:
     raise ResponseFormatError(f"{where}: a result is not a Document with a string 'id'.")
 
 
+Stamped = tuple[datetime, str, dict[str, Any]]  # (receive_time, id, document)
+
+
 def walk_inbox(
     client: ContractfitClient,
     inbox_id: str,
@@ -75,7 +78,21 @@ def walk_inbox(
     per_page: int,
     end: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield every document of the inbox after `position` (mutated as documents are yielded).
+    """Yield every document of the inbox after `position` (see `walk_inbox_stamped`)."""
+    return (
+        document for _, _, document in walk_inbox_stamped(client, inbox_id, position, per_page, end)
+    )
+
+
+def walk_inbox_stamped(
+    client: ContractfitClient,
+    inbox_id: str,
+    position: Position,
+    per_page: int,
+    end: datetime | None = None,
+) -> Iterator[Stamped]:
+    """Yield (receive_time, id, document) of every document after `position`, which is
+    mutated as documents are yielded: the walk has parsed both, callers need not again.
 
     `position` is advanced *before* each yield returns control, so a checkpoint taken by the
     consumer right after receiving a document covers that document.
@@ -92,7 +109,9 @@ def walk_inbox(
         results = expect_page(client.get_json(path, params), path)
         if not results:
             return
-        stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
+        stamped: list[Stamped] = [
+            (receive_time_of(d, path), document_id_of(d, path), d) for d in results
+        ]
         first_time, last_time = stamped[0][0], stamped[-1][0]
         if position.receive_time is not None and first_time < position.receive_time:
             raise ResponseFormatError(
@@ -115,7 +134,7 @@ def _walk_tie_group(
     instant: datetime,
     position: Position,
     per_page: int,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Stamped]:
     """Page through the documents received at exactly `instant`, in id order.
 
     Deletions meanwhile shift positions left, so a fixed page grid could skip a document.
@@ -147,15 +166,13 @@ def _walk_tie_group(
         margin = max(margin // 2, 1)
 
 
-def _unseen(
-    position: Position, stamped: list[tuple[datetime, str, dict[str, Any]]]
-) -> Iterator[dict[str, Any]]:
+def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:
     """The documents `position` has not covered, advancing it before each is handed out."""
     for doc_time, doc_id, document in stamped:
         if position.seen(doc_time, doc_id):
             continue
         position.advance(doc_time, doc_id)
-        yield document
+        yield doc_time, doc_id, document
 
 
 def _page_at_or_before(target: int, covered_end: int, per_page: int) -> tuple[int, int]:
