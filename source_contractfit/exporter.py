@@ -32,7 +32,6 @@ from .streams import STREAMS, STREAMS_BY_NAME, Reader, StreamDef
 
 logger = logging.getLogger("source_contractfit.exporter")
 DOCUMENT_FAMILY = ("documents", "document_versions", "document_fields", "document_line_items")
-DOCUMENT_TABLES = ("documents", "document_versions", "fields", "line_items", "sections")
 EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTEM: 1}
 # Rows buffered before a data-only commit: bounds memory between two checkpoints.
 MAX_BUFFERED_ROWS = 200_000

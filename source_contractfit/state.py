@@ -26,7 +26,6 @@ from .errors import ConfigError
 from .timeutil import format_datetime, parse_datetime
 
 STATE_VERSION = 1
-CURSOR_FIELD = ("timings", "receive_time")
 MAX_RECENT_PER_INBOX = 20_000
 
 
