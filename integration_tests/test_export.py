@@ -24,19 +24,25 @@ DOC_TABLES = ("documents", "document_versions", "fields", "line_items", "section
 FAMILY = "documents,document_versions,document_fields,document_line_items"
 
 
-def export(
-    tmp: Path, config: dict[str, Any], *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
+def export_command(tmp: Path, config: dict[str, Any], *args: str) -> list[str]:
+    """`contractfit export` with the config written to tmp/config.json."""
     (tmp / "config.json").write_text(json.dumps(config))
-    command = [
+    config_path = str(tmp / "config.json")
+    return [
         sys.executable,
         "-m",
         "source_contractfit.cli",
         "export",
         "--config",
-        str(tmp / "config.json"),
+        config_path,
         *args,
     ]
+
+
+def export(
+    tmp: Path, config: dict[str, Any], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    command = export_command(tmp, config, *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
@@ -164,23 +170,12 @@ def test_kill_9_at_random_points_then_rerun_leaves_exactly_the_truth(
     emu: Emulator, tmp_path: Path, sink: str
 ) -> None:
     config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=40, page_size=20)
-    (tmp_path / "config.json").write_text(json.dumps(config))
     target = (
         ["--duckdb", str(tmp_path / "out.duckdb")]
         if sink == "duckdb"
         else ["--parquet", str(tmp_path / "parquet")]
     )
-    command = [
-        sys.executable,
-        "-m",
-        "source_contractfit.cli",
-        "export",
-        "--config",
-        str(tmp_path / "config.json"),
-        "--streams",
-        FAMILY,
-        *target,
-    ]
+    command = export_command(tmp_path, config, "--streams", FAMILY, *target)
     rng = random.Random(2024)
     killed = attempts = 0
     while killed < 4 and attempts < 10:
