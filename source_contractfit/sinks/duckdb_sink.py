@@ -14,6 +14,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from ..analytics import install as install_analytics
 from ..errors import ConfigError
 from .base import DOCUMENT_TABLES, Commit, StoredState, TableKind, table_kind
 
@@ -75,6 +76,8 @@ class DuckDBSink:
             con.register("_empty", pa.Table.from_batches([], schema=schema))
             con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} AS SELECT * FROM _empty")
             con.unregister("_empty")
+        # The analytics views and macros live with the data: dashboards query the file.
+        install_analytics(con)
         con.execute("COMMIT")
 
     def load_state(self) -> StoredState:
