@@ -83,9 +83,7 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     missing = [
         t
         for t in ("documents", "fields", "document_versions")
-        if not con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [t]
-        ).fetchall()
+        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [t]).fetchall()
     ]
     if missing:
         con.close()

@@ -1,4 +1,4 @@
-"""The user CLI `contractfit`: `demo` today; `export`, `sql` and `report` build on it."""
+"""The user CLI `contractfit`: `demo`, `export`, `sql` and `report`."""
 
 from __future__ import annotations
 
@@ -38,7 +38,28 @@ def main(argv: list[str] | None = None) -> int:
     noise.add_argument("--quiet", action="store_true", help="errors only")
     noise.add_argument("--verbose", action="store_true", help="debug logging")
 
+    sql = commands.add_parser(
+        "sql", help="run a query against an exported DuckDB file (read-only, views included)"
+    )
+    sql.add_argument("--duckdb", metavar="FILE", required=True, help="an exported DuckDB file")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("query", help='e.g. "SELECT * FROM stp_daily ORDER BY day DESC LIMIT 7"')
+
+    report = commands.add_parser(
+        "report", help="print the analytics summary; optionally write a self-contained HTML"
+    )
+    report.add_argument("--duckdb", metavar="FILE", required=True, help="an exported DuckDB file")
+    report.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
+
     args = parser.parse_args(argv)
+    if args.command == "sql":
+        from .query import run_query
+
+        return run_query(args.duckdb, args.query, args.format)
+    if args.command == "report":
+        from .report import run_report
+
+        return run_report(args.duckdb, args.html)
     if args.command == "export":
         from .exporter import run_export
 

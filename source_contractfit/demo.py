@@ -3,7 +3,8 @@
 Starts the emulator in its own process, writes a config and a catalog of every stream,
 runs `source-contractfit read` exactly as an Airbyte sync job would (a subprocess speaking
 the protocol on stdout) and prints what arrived per stream; then exports every stream to
-DuckDB and Parquet with `contractfit export` and prints what the tables hold.
+DuckDB and Parquet with `contractfit export`, prints what the tables hold, and ends with
+the analytics report (terminal summary and `report.html`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ def run_demo(*, inboxes: int, documents: int, seed: int, output: str) -> int:
         if code != 0:
             return code
     _print_tables(duckdb_path, parquet_dir)
-    return 0
+    from .report import run_report
+
+    print()
+    return run_report(str(duckdb_path), str(out / "report.html"))
 
 
 def _print_tables(duckdb_path: Path, parquet_dir: Path) -> None:

@@ -1,0 +1,144 @@
+"""The demo end to end, its report opened in headless Chromium, and the sql/report commands.
+
+`contractfit demo` (emulator, protocol read, export, report) runs once as a subprocess;
+the HTML it writes is loaded from disk with every network request refused, so the test
+also proves the page is self-contained.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .browser import CHROMIUM_ARGS, chromium_executable
+
+CHARTS = ("chart-stp-trend", "chart-field-accuracy", "chart-calibration", "chart-blockers",
+          "chart-latency")  # fmt: skip
+
+
+def contractfit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "source_contractfit.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    result = contractfit("demo", "--inboxes", "2", "--documents", "600", "--output", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Field accuracy (all inboxes, weakest first)" in result.stdout
+    assert "Vendor stats reconciliation: all" in result.stdout
+    assert f"HTML report written to {out / 'report.html'}" in result.stdout
+    return out
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_executable()
+    problems: list[str] = []
+    requested: list[str] = []
+    screenshot = tmp_path / "report.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+        def refuse(route: Any) -> None:
+            requested.append(route.request.url)
+            route.abort()
+
+        page.route("http*://**", refuse)
+        page.goto((demo / "report.html").as_uri())
+        page.wait_for_selector("#chart-latency .main-svg", timeout=30_000)
+        drawn = page.evaluate(
+            """(ids) => ids.map((id) => {
+                const el = document.getElementById(id);
+                const svg = el && el.querySelector('svg.main-svg');
+                const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+                const marks = el ? el.querySelectorAll(
+                    '.scatterlayer .trace path, .scatterlayer .point, .barlayer .point'
+                ).length : 0;
+                return {id, width: box.width, height: box.height, marks};
+            })""",
+            list(CHARTS),
+        )
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    for chart in drawn:
+        assert chart["width"] > 300 and chart["height"] > 200, chart
+        assert chart["marks"] > 0, f"{chart['id']} drew nothing"
+    assert problems == []
+    assert requested == [], "the report must open offline"
+    data = screenshot.read_bytes()
+    width, height = png_size(data)
+    assert width == 1300 and height > 2000
+    assert len(data) > 100_000  # a blank page of that size compresses to a few kB
+
+
+def test_report_command_prints_the_summary(demo: Path) -> None:
+    result = contractfit("report", "--duckdb", str(demo / "contractfit.duckdb"))
+    assert result.returncode == 0, result.stderr
+    for heading in ("Inboxes", "Top automation blockers", "Review latency"):
+        assert heading in result.stdout
+    assert "Vendor stats reconciliation: all" in result.stdout
+
+
+def test_sql_command_formats(demo: Path) -> None:
+    db = str(demo / "contractfit.duckdb")
+    query = "SELECT inbox_id, sum(processed) AS processed FROM stp_daily GROUP BY 1 ORDER BY 1"
+    as_csv = contractfit("sql", "--duckdb", db, "--format", "csv", query)
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == 2 and sum(int(r["processed"]) for r in rows) == 600
+    as_json = contractfit("sql", "--duckdb", db, "--format", "json", query)
+    assert [json.loads(line) for line in as_json.stdout.splitlines()] == [
+        {"inbox_id": r["inbox_id"], "processed": int(r["processed"])} for r in rows
+    ]
+    table = contractfit("sql", "--duckdb", db, query)
+    assert table.stdout.splitlines()[0].split() == ["inbox_id", "processed"]
+    assert table.stdout.rstrip().endswith("(2 rows)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["SELEC 1"], 'syntax error at or near "SELEC"'),
+        (["DELETE FROM documents"], "read-only mode"),
+    ],
+)
+def test_sql_command_errors_are_one_line(demo: Path, args: list[str], message: str) -> None:
+    result = contractfit("sql", "--duckdb", str(demo / "contractfit.duckdb"), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_report_on_a_missing_file(tmp_path: Path) -> None:
+    result = contractfit("report", "--duckdb", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"contractfit report: DuckDB file {tmp_path / 'none.duckdb'} does not exist; "
+        "run `contractfit export` first."
+    )
