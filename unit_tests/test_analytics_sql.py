@@ -125,6 +125,18 @@ def test_field_confusion_follows_the_definitions(con: duckdb.DuckDBPyConnection)
     assert total["precision"] == 1 / 3 and total["recall"] == 1 / 4 and total["f1"] == 2 / 7
 
 
+def test_counts_are_integers_in_pandas(con: duckdb.DuckDBPyConnection) -> None:
+    frames = {
+        "field_accuracy": (analytics.field_accuracy(con), ("n", "correct", "tp", "fn")),
+        "stp": (analytics.stp(con), ("processed", "stp", "sampled", "sampled_correct")),
+        "calibration": (analytics.confidence_calibration(con), ("n", "n_at_or_above")),
+        "blockers": (analytics.automation_blockers(con), ("documents", "blocked_documents")),
+    }
+    for name, (frame, columns) in frames.items():
+        for column in columns:
+            assert frame[column].dtype.kind == "i", (name, column, frame[column].dtype)
+
+
 def test_a_version_name_and_a_window_select_what_counts(con: duckdb.DuckDBPyConnection) -> None:
     assert analytics.field_accuracy(con, version="reprocessed").empty
     window = analytics.field_accuracy(con, start="2024-03-02T05:00:00Z", end="2024-03-03")

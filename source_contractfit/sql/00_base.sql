@@ -16,6 +16,9 @@ CREATE OR REPLACE MACRO cf_period_start(grain, ts) AS
         ELSE date_trunc(CASE WHEN grain = 'all' THEN 'day' ELSE grain END, cf_utc_day(ts))::DATE
     END;
 
+-- count_if as BIGINT (DuckDB's is HUGEINT, which pandas turns into floats).
+CREATE OR REPLACE MACRO cf_count_if(condition) AS count_if(condition)::BIGINT;
+
 -- A rate, NULL when the denominator is zero (as the API does).
 CREATE OR REPLACE MACRO cf_ratio(n, d) AS CASE WHEN d = 0 THEN NULL ELSE n::DOUBLE / d END;
 
@@ -63,7 +66,7 @@ CREATE OR REPLACE MACRO document_evaluations(p_version := 'predicted') AS TABLE
         coalesce(d.sampling, false) AS sampling,
         j.version_index,
         count(f.field_name) AS atoms,
-        count_if(coalesce(f.correct, false)) AS atoms_correct,
+        cf_count_if(coalesce(f.correct, false)) AS atoms_correct,
         coalesce(bool_and(coalesce(f.correct, false)), true) AS document_correct
     FROM judged_versions(p_version) AS j
     JOIN documents AS d ON d.id = j.document_id

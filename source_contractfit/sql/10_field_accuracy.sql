@@ -19,11 +19,11 @@ CREATE OR REPLACE MACRO field_accuracy_by(
             period_start,
             coalesce(field_name, '__all_fields__') AS field_name,
             count(*) AS n,
-            count_if(correct) AS correct,
-            count_if(NOT value_empty AND correct) AS tp,
-            count_if(NOT value_empty AND NOT correct) AS fp,
-            count_if(NOT gold_empty AND (value_empty OR NOT correct)) AS fn,
-            count_if(value_empty AND gold_empty AND correct) AS tn
+            cf_count_if(correct) AS correct,
+            cf_count_if(NOT value_empty AND correct) AS tp,
+            cf_count_if(NOT value_empty AND NOT correct) AS fp,
+            cf_count_if(NOT gold_empty AND (value_empty OR NOT correct)) AS fn,
+            cf_count_if(value_empty AND gold_empty AND correct) AS tn
         FROM observations
         GROUP BY GROUPING SETS ((inbox_id, period_start, field_name), (inbox_id, period_start))
     )

@@ -9,8 +9,8 @@ CREATE OR REPLACE MACRO document_accuracy_by(
         p_grain AS period,
         cf_period_start(p_grain, receive_time) AS period_start,
         count(*) AS documents_evaluated,
-        count_if(document_correct) AS documents_correct,
-        cf_ratio(count_if(document_correct), count(*)) AS rate,
+        cf_count_if(document_correct) AS documents_correct,
+        cf_ratio(cf_count_if(document_correct), count(*)) AS rate,
         sum(atoms)::BIGINT AS atoms,
         sum(atoms_correct)::BIGINT AS atoms_correct
     FROM document_evaluations(p_version)

@@ -11,10 +11,10 @@ AS TABLE
             d.inbox_id,
             cf_period_start(p_grain, d.receive_time) AS period_start,
             count(*) AS processed,
-            count_if(NOT coalesce(d.flag_for_review, false)) AS stp,
-            count_if(NOT coalesce(d.flag_for_review, false) AND coalesce(d.sampling, false)
+            cf_count_if(NOT coalesce(d.flag_for_review, false)) AS stp,
+            cf_count_if(NOT coalesce(d.flag_for_review, false) AND coalesce(d.sampling, false)
                 AND j.document_id IS NOT NULL) AS sampled,
-            count_if(NOT coalesce(d.flag_for_review, false) AND coalesce(d.sampling, false)
+            cf_count_if(NOT coalesce(d.flag_for_review, false) AND coalesce(d.sampling, false)
                 AND coalesce(j.document_correct, false)) AS sampled_correct
         FROM documents AS d
         LEFT JOIN judged AS j ON j.document_id = d.id

@@ -22,7 +22,7 @@ CREATE OR REPLACE MACRO automation_blockers_by(p_grain, p_start := NULL, p_end :
             inbox_id,
             cf_period_start(p_grain, receive_time) AS period_start,
             count(*) AS total_documents,
-            count_if(coalesce(flag_for_review, false)) AS blocked_documents
+            cf_count_if(coalesce(flag_for_review, false)) AS blocked_documents
         FROM documents
         WHERE cf_in_window(receive_time, p_start, p_end)
         GROUP BY ALL

@@ -21,7 +21,7 @@ CREATE OR REPLACE MACRO confidence_calibration_by(
             coalesce(field_name, '__all_fields__') AS field_name,
             bucket,
             count(*) AS n,
-            count_if(correct) AS correct
+            cf_count_if(correct) AS correct
         FROM observations
         GROUP BY GROUPING SETS ((inbox_id, field_name, bucket), (inbox_id, bucket))
     )
@@ -33,8 +33,8 @@ CREATE OR REPLACE MACRO confidence_calibration_by(
         n,
         correct,
         cf_ratio(correct, n) AS accuracy,
-        sum(n) OVER above AS n_at_or_above,
-        sum(correct) OVER above AS correct_at_or_above,
+        (sum(n) OVER above)::BIGINT AS n_at_or_above,
+        (sum(correct) OVER above)::BIGINT AS correct_at_or_above,
         cf_ratio(sum(correct) OVER above, sum(n) OVER above) AS accuracy_at_or_above,
         cf_ratio(sum(n) OVER above, sum(n) OVER (PARTITION BY inbox_id, field_name))
             AS share_at_or_above

@@ -8,12 +8,12 @@ CREATE OR REPLACE MACRO volume_by(p_grain, p_start := NULL, p_end := NULL) AS TA
             inbox_id,
             cf_period_start(p_grain, receive_time) AS period_start,
             count(*) AS received,
-            count_if(coalesce(flag_for_review, false) AND NOT coalesce(submitted, false)
+            cf_count_if(coalesce(flag_for_review, false) AND NOT coalesce(submitted, false)
                 AND NOT coalesce(rejected, false)) AS to_review,
-            count_if(coalesce(submitted, false)) AS submitted,
-            count_if(coalesce(rejected, false)) AS rejected,
-            count_if(coalesce(escalated, false)) AS escalated,
-            count_if(coalesce(archived, false)) AS archived
+            cf_count_if(coalesce(submitted, false)) AS submitted,
+            cf_count_if(coalesce(rejected, false)) AS rejected,
+            cf_count_if(coalesce(escalated, false)) AS escalated,
+            cf_count_if(coalesce(archived, false)) AS archived
         FROM documents
         WHERE cf_in_window(receive_time, p_start, p_end)
         GROUP BY ALL

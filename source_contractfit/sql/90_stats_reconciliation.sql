@@ -77,7 +77,7 @@ ours AS (
         FROM document_accuracy_by('day')
         UNION ALL
         SELECT inbox_id, cf_utc_day(receive_time), 'stats_accuracy', 'section', '__all__',
-            count_if(section_correct), count(*)
+            cf_count_if(section_correct), count(*)
         FROM section_evaluations()
         GROUP BY ALL
     ) UNPIVOT INCLUDE NULLS (value FOR metric IN (correct, total))
@@ -89,8 +89,8 @@ ours AS (
         FROM stp_by('day')
         UNION ALL
         SELECT d.inbox_id, cf_utc_day(d.receive_time), 'stats_stp', 'section', '__all__',
-            count_if(NOT coalesce(d.flag_for_review, false)), count(*),
-            cf_ratio(count_if(NOT coalesce(d.flag_for_review, false)), count(*))
+            cf_count_if(NOT coalesce(d.flag_for_review, false)), count(*),
+            cf_ratio(cf_count_if(NOT coalesce(d.flag_for_review, false)), count(*))
         FROM documents AS d JOIN sections AS s ON s.document_id = d.id
         WHERE s.version_index = -1
         GROUP BY ALL
@@ -112,8 +112,8 @@ ours AS (
         GROUP BY b.inbox_id, b.period_start, r.reason, b.field_name
         UNION ALL
         SELECT inbox_id, cf_utc_day(receive_time), 'stats_automation_blockers', 'blocked',
-            '__all__', count_if(coalesce(flag_for_review, false)), count(*),
-            count_if(coalesce(flag_for_review, false))
+            '__all__', cf_count_if(coalesce(flag_for_review, false)), count(*),
+            cf_count_if(coalesce(flag_for_review, false))
         FROM documents
         GROUP BY ALL
     ) UNPIVOT INCLUDE NULLS (value FOR metric IN (documents, total_documents, blocked_documents))
