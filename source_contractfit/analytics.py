@@ -36,6 +36,12 @@ VIEWS = (
     "stats_reconciliation",
 )
 PERIODS = ("day", "week", "month", "quarter", "year", "all")
+# Tables the SQL reads: a DuckDB file holding all of them can carry the views.
+TABLES = (
+    "documents", "document_versions", "fields", "sections", "inboxes", "usage",
+    "stats_fields", "stats_accuracy", "stats_stp", "stats_automation_blockers",
+    "stats_processing", "stats_volume",
+)  # fmt: skip
 
 
 def sql_files() -> list[tuple[str, str]]:

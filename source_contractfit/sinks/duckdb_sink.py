@@ -14,6 +14,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from ..analytics import TABLES as ANALYTICS_TABLES
 from ..analytics import install as install_analytics
 from ..errors import ConfigError
 from .base import DOCUMENT_TABLES, Commit, StoredState, TableKind, table_kind
@@ -77,7 +78,8 @@ class DuckDBSink:
             con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} AS SELECT * FROM _empty")
             con.unregister("_empty")
         # The analytics views and macros live with the data: dashboards query the file.
-        install_analytics(con)
+        if set(ANALYTICS_TABLES) <= set(self.schemas):
+            install_analytics(con)
         con.execute("COMMIT")
 
     def load_state(self) -> StoredState:
