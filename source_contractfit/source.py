@@ -20,6 +20,7 @@ from airbyte_cdk.models import (
     AirbyteRecordMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
+    AirbyteStateMessageSerializer,
     AirbyteStateType,
     AirbyteStream,
     AirbyteStreamState,
@@ -37,9 +38,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .client import ContractfitClient, RetryPolicy
 from .config import ConnectorConfig
-from .engine import Checkpoint, ReadContext, Record, plan, read_unit
+from .engine import Checkpoint, ReadContext, Record
 from .errors import ConfigError, ContractfitError, FailureKind, NotFoundError, TransientError
-from .streams import STREAMS, STREAMS_BY_NAME, StreamDef
+from .protocol import read_events, select_streams, state_blobs
+from .streams import STREAMS, StreamDef
 
 _FAILURE_TYPES = {
     FailureKind.CONFIG: FailureType.config_error,
@@ -103,59 +105,27 @@ class SourceContractfit(Source):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
+        """The CDK-driven read (in-process use); the console script uses protocol.py."""
         try:
             parsed = ConnectorConfig.from_mapping(config)
-            selected, incremental = _selected_streams(catalog)
-            blobs = {
-                name: blob for name, blob in _state_blobs(state).items() if name in incremental
-            }
+            pairs = [(c.stream.name, c.sync_mode.value) for c in catalog.streams]
+            selected, incremental = select_streams(pairs)
+            messages = [AirbyteStateMessageSerializer.dump(m) for m in state or []]
+            blobs = {k: v for k, v in state_blobs(messages).items() if k in incremental}
         except ContractfitError as error:
             raise traced(error) from None
-        with ContractfitClient(parsed) as client:
-            context = ReadContext(parsed, client)
-            try:
-                for unit in plan(selected):
-                    yield from self._read_unit(logger, unit, context, blobs)
-            finally:
-                context.close()
-            logger.info(
-                "Sync done: %d HTTP requests, %d retries, %d logins.",
-                client.stats.requests,
-                client.stats.retries,
-                client.stats.logins,
-            )
-
-    def _read_unit(
-        self,
-        logger: logging.Logger,
-        unit: list[StreamDef],
-        context: ReadContext,
-        blobs: Mapping[str, Any],
-    ) -> Iterator[AirbyteMessage]:
-        descriptors = {stream.name: airbyte_stream(stream) for stream in unit}
-        for descriptor in descriptors.values():
-            yield status_message(descriptor, AirbyteStreamStatus.STARTED)
-        counts = dict.fromkeys(descriptors, 0)
-        started = time.monotonic()
+        descriptors = {stream.name: airbyte_stream(stream) for stream in selected}
         try:
-            for item in read_unit(unit, context, blobs):
-                if isinstance(item, Record):
-                    if counts[item.stream] == 0:
-                        yield status_message(descriptors[item.stream], AirbyteStreamStatus.RUNNING)
-                    counts[item.stream] += 1
-                    yield _record_message(item)
-                elif isinstance(item, Checkpoint):
-                    yield _state_message(item)
+            for kind, payload in read_events(parsed, selected, blobs, logger):
+                if kind == "record":
+                    yield _record_message(payload)
+                elif kind == "state":
+                    yield _state_message(payload)
+                else:
+                    name, status = payload
+                    yield status_message(descriptors[name], AirbyteStreamStatus(status))
         except ContractfitError as error:
-            for descriptor in descriptors.values():
-                yield status_message(descriptor, AirbyteStreamStatus.INCOMPLETE)
             raise traced(error) from None
-        elapsed = time.monotonic() - started
-        for name, count in counts.items():
-            rate = count / elapsed if elapsed else 0.0
-            logger.info("Read %d %s records in %.1fs (%.0f/s).", count, name, elapsed, rate)
-        for descriptor in descriptors.values():
-            yield status_message(descriptor, AirbyteStreamStatus.COMPLETE)
 
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
@@ -192,45 +162,6 @@ def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
             "the Contract.fit API?"
         )
     return str(me["username"])
-
-
-def _selected_streams(catalog: ConfiguredAirbyteCatalog) -> tuple[list[StreamDef], set[str]]:
-    """The catalog's streams in our order, and which of them are read incrementally."""
-    names = set()
-    incremental = set()
-    for configured in catalog.streams:
-        name = configured.stream.name
-        if name not in STREAMS_BY_NAME:
-            known = ", ".join(sorted(STREAMS_BY_NAME))
-            raise ConfigError(
-                f"The configured catalog names the stream {name!r}, which this source does "
-                f"not have. Known streams: {known}. Run discover again and refresh the catalog."
-            )
-        stream = STREAMS_BY_NAME[name]
-        if configured.sync_mode == SyncMode.incremental:
-            if not stream.incremental:
-                raise ConfigError(
-                    f"The configured catalog asks for stream {name!r} in incremental mode, "
-                    "which it does not support; use full_refresh."
-                )
-            incremental.add(name)
-        names.add(name)
-    return [stream for stream in STREAMS if stream.name in names], incremental
-
-
-def _state_blobs(state: list[AirbyteStateMessage] | None) -> dict[str, Any]:
-    """Per-stream state blobs by stream name; other state types are a clear error."""
-    blobs: dict[str, Any] = {}
-    for message in state or []:
-        if message.type != AirbyteStateType.STREAM or message.stream is None:
-            raise ConfigError(
-                f"The input state has a {getattr(message.type, 'value', message.type)} state "
-                "message; this connector reads per-stream (STREAM) state only."
-            )
-        name = message.stream.stream_descriptor.name
-        blob = message.stream.stream_state
-        blobs[name] = dict(blob.__dict__) if blob is not None else None
-    return blobs
 
 
 def _record_message(record: Record) -> AirbyteMessage:
