@@ -34,7 +34,7 @@ logger = logging.getLogger("source_contractfit.exporter")
 DOCUMENT_FAMILY = ("documents", "document_versions", "document_fields", "document_line_items")
 EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTEM: 1}
 # Rows buffered before a data-only commit: bounds memory between two checkpoints.
-MAX_BUFFERED_ROWS = 200_000
+MAX_BUFFERED_ROWS = 50_000
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .base import DOCUMENT_TABLES, Commit, StoredState, TableKind, table_kind
 
 STATE_TABLE = "_contractfit_state"
 META_TABLE = "_contractfit_meta"
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "64MB"
 
 
 def _quote(name: str) -> str:
