@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import random
-import signal
 import subprocess
 import sys
 import time
@@ -163,46 +160,6 @@ def test_incremental_export_after_late_reviews_leaves_exactly_the_truth(
     assert parquet_digests(tmp_path / "out.duckdb", tmp_path / "parquet") == duckdb_digests(
         tmp_path / "out.duckdb"
     )
-
-
-@pytest.mark.parametrize("sink", ["duckdb", "parquet"])
-def test_kill_9_at_random_points_then_rerun_leaves_exactly_the_truth(
-    emu: Emulator, tmp_path: Path, sink: str
-) -> None:
-    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=40, page_size=20)
-    target = (
-        ["--duckdb", str(tmp_path / "out.duckdb")]
-        if sink == "duckdb"
-        else ["--parquet", str(tmp_path / "parquet")]
-    )
-    command = export_command(tmp_path, config, "--streams", FAMILY, *target)
-    rng = random.Random(2024)
-    killed = attempts = 0
-    while killed < 4 and attempts < 10:
-        attempts += 1
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.6, 2.5))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed += 1
-        proc.wait()
-    assert killed >= 2, "the export finished too fast to be killed"
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    if sink == "parquet":
-        # Read the Parquet copy back into a DuckDB file to check it like the DuckDB sink.
-        duck = tmp_path / "from_parquet.duckdb"
-        con = duckdb.connect(str(duck))
-        for table in DOC_TABLES:
-            files = f"{tmp_path / 'parquet' / table}/**/*.parquet"
-            con.execute(
-                f'CREATE TABLE "{table}" AS SELECT * FROM '
-                f"read_parquet('{files}', hive_partitioning = true)"
-            )
-        con.close()
-        truth_check(emu, duck)
-    else:
-        truth_check(emu, tmp_path / "out.duckdb")
 
 
 def test_export_errors_are_one_clear_line(emu: Emulator, tmp_path: Path) -> None:

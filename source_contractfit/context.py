@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .client import ContractfitClient
 from .config import ConnectorConfig
 from .errors import ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError
 
 logger = logging.getLogger("source_contractfit.context")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class ReadContext:
     skipped_inboxes: dict[str, str] = field(default_factory=dict)
     _inboxes: list[dict[str, Any]] | None = None
     _executor: ThreadPoolExecutor | None = None
+    _memo: dict[Hashable, Any] = field(default_factory=dict)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """compute() once per sync for `key` (facts that do not change during a sync)."""
+        with self._memo_lock:
+            if key in self._memo:
+                return cast(T, self._memo[key])
+        value = compute()  # outside the lock: another thread may compute it too, harmlessly
+        with self._memo_lock:
+            return cast(T, self._memo.setdefault(key, value))
 
     def executor(self) -> ThreadPoolExecutor:
         """Threads for independent requests (documents by id, days of stats)."""
@@ -61,7 +75,13 @@ class ReadContext:
         return self._inboxes
 
     def _resolve_inboxes(self) -> list[dict[str, Any]]:
-        visible = expect_list(self.client.get_json("inboxes"), "inboxes")
+        try:
+            visible = expect_list(self.client.get_json("inboxes"), "inboxes")
+        except NotFoundError:
+            raise ConfigError(
+                f"GET /inboxes answered 404: 'base_url' ({self.config.base_url}) does not look "
+                "like the Contract.fit API root (it usually ends in /api)."
+            ) from None
         for inbox in visible:
             if not isinstance(inbox, dict) or not isinstance(inbox.get("id"), str):
                 raise ResponseFormatError("GET /inboxes: an item has no string 'id'.")

@@ -67,11 +67,18 @@ def _bounds(day: date, days: int = 1) -> dict[str, str]:
 
 
 def first_document_day(ctx: ReadContext, inbox_id: str) -> date | None:
-    """The day the inbox's oldest document arrived: where 'all history' starts."""
-    path = f"inboxes/{inbox_id}/paginated"
-    body = ctx.client.get_json(path, {"order_by": "receive_time,id", "per_page": 1, "page": 1})
-    results = expect_page(body, path)
-    return receive_time_of(results[0], path).date() if results else None
+    """The day the inbox's oldest document arrived: where 'all history' starts.
+
+    Asked once per inbox and sync (the seven dated streams share the answer).
+    """
+
+    def ask() -> date | None:
+        path = f"inboxes/{inbox_id}/paginated"
+        params: dict[str, str | int] = {"order_by": "receive_time,id", "per_page": 1, "page": 1}
+        results = expect_page(ctx.client.get_json(path, params), path)
+        return receive_time_of(results[0], path).date() if results else None
+
+    return ctx.memo(("first_document_day", inbox_id), ask)
 
 
 def _days(first: date, last: date) -> list[date]:

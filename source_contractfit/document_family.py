@@ -95,6 +95,15 @@ def read_document_family(
             reviews_from,
             [InboxState(recent_versions=dict(s.recent_versions)) for s in inbox_states],
         )
+        for stream, state in zip(streams, inbox_states, strict=True):
+            cursor = state.position.receive_time
+            if cursor is not None and cursor > sync_started + timedelta(days=1):
+                logger.warning(
+                    "The state of stream %r, inbox %s, has its cursor at %s, after now (%s): "
+                    "nothing is read before it. If the state came from another tenant or a "
+                    "wrong clock, reset the stream.",
+                    stream.name, inbox_id, format_datetime(cursor), format_datetime(sync_started),
+                )  # fmt: skip
         for state in inbox_states:
             if state.position.receive_time is None and state.reviews_checked_until is None:
                 # A fresh walk reads every document with all its versions as of now.

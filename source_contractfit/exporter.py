@@ -246,4 +246,6 @@ def _configure_logging(redactor: Redactor, quiet: bool, verbose: bool) -> None:
     root = logging.getLogger("source_contractfit")
     root.handlers[:] = [handler]
     root.propagate = False
-    root.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    # --quiet is errors only: retry warnings are noise when the run ends well, and when it
+    # does not, the one error line says why.
+    root.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
