@@ -183,6 +183,12 @@ def test_read_documents_emits_every_document_exactly_once(
     emulator: Emulator, tmp_path: Path, auth_type: str
 ) -> None:
     config = config_for(emulator.base_url, auth_type)
+    expected = truth_ids(emulator)
+    assert len(expected) == INBOXES
+    if auth_type != "api_key":  # the other schemes read one inbox: the same code, less time
+        first = sorted(expected)[0]
+        config["inbox_ids"] = [first]
+        expected = {first: expected[first]}
     run = run_source("read", tmp_path, config, catalog("documents"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not run.errors()
@@ -190,10 +196,8 @@ def test_read_documents_emits_every_document_exactly_once(
     ids = [d["id"] for d in documents]
     counts = Counter(ids)
     assert max(counts.values()) == 1, "a document was emitted twice"
-    expected = truth_ids(emulator)
-    assert len(expected) == INBOXES
     assert set(ids) == set().union(*expected.values())
-    assert len(ids) == INBOXES * DOCUMENTS_PER_INBOX
+    assert len(ids) == len(expected) * DOCUMENTS_PER_INBOX
     by_inbox = Counter(d["inbox"] for d in documents)
     assert {inbox: by_inbox[inbox] for inbox in expected} == {
         inbox: len(doc_ids) for inbox, doc_ids in expected.items()
