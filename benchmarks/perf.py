@@ -76,7 +76,7 @@ FLOOR_SCRIPT = REPO / "benchmarks" / "floor.py"
 FIXED_NOW = "2026-01-01T00:00:00Z"
 PAGE_SIZE = 100  # the connector's default page_size
 CONCURRENCY = 4  # the connector's default max_concurrency
-CONTENDERS = ("floor", "export-duckdb", "export-parquet", "protocol")
+CONTENDERS: tuple[str, ...] = ("floor", "export-duckdb", "export-parquet", "protocol")
 CONNECTORS = CONTENDERS[1:]
 RATIO_TARGETS = {"export-duckdb": 0.70, "export-parquet": 0.70, "protocol": 0.50}
 RSS_GROWTH_LIMIT = 1.2
@@ -288,6 +288,13 @@ def describe(run: Run, label: str) -> str:
         f"  {label:<12} {run.contender:<15} {run.wall:7.2f} s  {run.docs_per_s:9,.0f} docs/s  "
         f"CPU {run.cpu:6.2f} s  RSS {run.rss_mb:6.0f} MB"
     )
+
+
+def select(chosen: list[str]) -> None:
+    """Run only these contenders (in their usual order)."""
+    global CONTENDERS, CONNECTORS
+    CONTENDERS = tuple(chosen)
+    CONNECTORS = CONTENDERS[1:]
 
 
 def rotation(round_: int) -> list[str]:
@@ -505,7 +512,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", metavar="FILE.md", help="also write the report here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target fails")
+    parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help="comma-separated subset to run (the floor always runs: it is the baseline)",
+    )
     args = parser.parse_args()
+    chosen = [c for c in CONTENDERS if c == "floor" or c in args.contenders.split(",")]
+    select(chosen)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not sizes or min(sizes) < 1 or args.runs < 1:
         parser.error("--sizes needs positive integers and --runs must be >= 1")

@@ -79,6 +79,7 @@ def test_every_fault_at_10_percent_leaves_the_same_content(small: Emulator, tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     injected = _injected(small)
     small.control.faults_off()
+    print(f"faults injected during the full export: {injected}")
     # Which kinds hit depends on the order of concurrent requests; most always do.
     assert len(injected) >= 5 and sum(injected.values()) >= 15, injected  # slow ones answer 200
     assert digests(faulty) == digests(clean)
@@ -125,6 +126,7 @@ def test_an_api_that_stays_down_stops_in_bounded_time_and_the_next_run_resumes(
         ": HTTP 503. The Contract.fit API is unavailable or rate-limiting; try again later."
     )
     assert elapsed < 40, f"a 4 s retry budget took {elapsed:.0f} s"
+    print(f"API down: exit 3 after {elapsed:.1f} s: {lines[0]}")
     partial = digests(target)
     assert partial["documents"] == digests(reference)["documents"]  # committed work kept
     assert partial["stats_fields"][0] == 0
@@ -176,6 +178,7 @@ def test_jwts_revoked_mid_run_are_renewed_without_losing_a_page(tmp_path: Path) 
         )
         logins = emu.control.request_count("POST", "/auth")
         assert rejected >= 1 and logins >= 2, (rejected, logins)
+        print(f"401 answers: {rejected}, logins: {logins}")
         con = duckdb.connect(str(target), read_only=True)
         ids = [r[0] for r in con.execute("SELECT id FROM documents").fetchall()]
         con.close()
@@ -205,6 +208,7 @@ def test_kill_9_at_ten_random_points_then_rerun_equals_the_clean_export(tmp_path
                 killed.append(delay)
             proc.wait()
         assert len(killed) >= 8, f"only {len(killed)} of the points hit a running export"
+        print(f"kill points (s after start): {points}; killed a running export at {killed}")
         final = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert final.returncode == 0, final.stderr
         expected = digests(clean / "out.duckdb")
