@@ -256,15 +256,20 @@ def render_text(report: Report) -> str:
     return "\n".join(parts)
 
 
-def reconciliation_line(report: Report) -> str:
+def reconciliation_counts(report: Report) -> tuple[int, int, int]:
+    """(vendor streams compared, metrics compared, metrics matching)."""
     rows = _rows(report["reconciliation"])
-    if not rows:
-        return "Vendor stats reconciliation: no stats_* streams exported, nothing to compare."
     total = sum(int(r["metrics"]) for r in rows)
-    matching = sum(int(r["matching"]) for r in rows)
+    return len(rows), total, sum(int(r["matching"]) for r in rows)
+
+
+def reconciliation_line(report: Report) -> str:
+    streams, total, matching = reconciliation_counts(report)
+    if not streams:
+        return "Vendor stats reconciliation: no stats_* streams exported, nothing to compare."
     if matching == total:
         return (
-            f"Vendor stats reconciliation: all {total:,} metrics of {len(rows)} streams "
+            f"Vendor stats reconciliation: all {total:,} metrics of {streams} streams "
             "match our own numbers."
         )
     return (
@@ -466,7 +471,7 @@ def render_html(report: Report) -> str:
     ]
     chart = charts(report)
     reconciliation = reconciliation_line(report)
-    recon_ok = "all" in reconciliation and "differ" not in reconciliation
+    _streams, total, matching = reconciliation_counts(report)
     sections = [
         (
             "Inboxes",
@@ -568,7 +573,7 @@ def render_html(report: Report) -> str:
         f'<div class="card"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>'
         for k, v in cards
     )
-    status = "ok" if recon_ok else "bad"
+    status = "ok" if matching == total else "bad"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
