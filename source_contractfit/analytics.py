@@ -12,6 +12,7 @@ view or macro, returned as a pandas DataFrame:
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -100,6 +101,15 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     if not installed(con):
         install(con, temporary=True)
     return con
+
+
+def connect_or_say(path: str | Path, command: str) -> duckdb.DuckDBPyConnection | None:
+    """connect(), or None after one line on stderr naming the command (for the CLI)."""
+    try:
+        return connect(path)
+    except ConfigError as error:
+        print(f"contractfit {command}: {error.message}", file=sys.stderr)
+        return None
 
 
 def _timestamp(value: str | datetime | None) -> datetime | None:

@@ -16,8 +16,6 @@ from typing import Any
 import duckdb
 import orjson
 
-from .errors import ContractfitError
-
 FORMATS = ("table", "csv", "json")
 
 
@@ -54,12 +52,10 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
 
 
 def run_query(duckdb_path: str, sql: str, fmt: str = "table") -> int:
-    from .analytics import connect
+    from .analytics import connect_or_say
 
-    try:
-        con = connect(duckdb_path)
-    except ContractfitError as error:
-        print(f"contractfit sql: {error.message}", file=sys.stderr)
+    con = connect_or_say(duckdb_path, "sql")
+    if con is None:
         return 2
     try:
         cursor = con.execute(sql)

@@ -588,16 +588,12 @@ def render_html(report: Report) -> str:
 
 def run_report(duckdb_path: str, html_path: str | None) -> int:
     """`contractfit report`: print the summary; with `html_path`, write the HTML page too."""
-    import sys
     from pathlib import Path
 
-    from .analytics import connect
-    from .errors import ContractfitError
+    from .analytics import connect_or_say
 
-    try:
-        con = connect(duckdb_path)
-    except ContractfitError as error:
-        print(f"contractfit report: {error.message}", file=sys.stderr)
+    con = connect_or_say(duckdb_path, "report")
+    if con is None:
         return 2
     try:
         report = build(con)
