@@ -17,6 +17,14 @@ logger = logging.getLogger("source_contractfit.context")
 T = TypeVar("T")
 
 
+def not_the_api_root(request: str, base_url: str) -> ConfigError:
+    """The error for a 404 on a path every tenant has: base_url points somewhere else."""
+    return ConfigError(
+        f"{request} answered 404: 'base_url' ({base_url}) does not look like the "
+        "Contract.fit API root (it usually ends in /api)."
+    )
+
+
 @dataclass(frozen=True)
 class Record:
     stream: str
@@ -78,10 +86,7 @@ class ReadContext:
         try:
             visible = expect_list(self.client.get_json("inboxes"), "inboxes")
         except NotFoundError:
-            raise ConfigError(
-                f"GET /inboxes answered 404: 'base_url' ({self.config.base_url}) does not look "
-                "like the Contract.fit API root (it usually ends in /api)."
-            ) from None
+            raise not_the_api_root("GET /inboxes", self.config.base_url) from None
         for inbox in visible:
             if not isinstance(inbox, dict) or not isinstance(inbox.get("id"), str):
                 raise ResponseFormatError("GET /inboxes: an item has no string 'id'.")

@@ -38,16 +38,11 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .client import ContractfitClient, RetryPolicy
 from .config import ConnectorConfig
+from .context import not_the_api_root
 from .engine import Checkpoint, ReadContext, Record
-from .errors import ConfigError, ContractfitError, FailureKind, NotFoundError, TransientError
-from .protocol import read_events, select_streams, state_blobs
+from .errors import ConfigError, ContractfitError, NotFoundError, TransientError
+from .protocol import FAILURE_TYPES, read_events, select_streams, state_blobs
 from .streams import STREAMS, StreamDef
-
-_FAILURE_TYPES = {
-    FailureKind.CONFIG: FailureType.config_error,
-    FailureKind.TRANSIENT: FailureType.transient_error,
-    FailureKind.SYSTEM: FailureType.system_error,
-}
 
 
 def traced(error: ContractfitError) -> AirbyteTracedException:
@@ -55,7 +50,7 @@ def traced(error: ContractfitError) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=error.message,
         internal_message=f"{type(error).__name__}: {error.message}",
-        failure_type=_FAILURE_TYPES[error.kind],
+        failure_type=FailureType(FAILURE_TYPES[error.kind]),
     )
 
 
@@ -148,10 +143,7 @@ def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
     try:
         me = client.get_json("users/me")
     except NotFoundError:
-        raise ConfigError(
-            f"GET /users/me answered 404: 'base_url' ({config.base_url}) does not look like "
-            "the Contract.fit API root (it usually ends in /api)."
-        ) from None
+        raise not_the_api_root("GET /users/me", config.base_url) from None
     except TransientError as error:
         raise TransientError(
             f"{error.message} Check that 'base_url' ({config.base_url}) is right and reachable."
