@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -108,6 +109,8 @@ class ContractfitClient:
         self._monotonic = monotonic
         self._rng = rng
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
+        self._time_lock = threading.Lock()
+        self._server_time: datetime | None = None
         limits = httpx.Limits(
             max_connections=config.max_concurrency,
             max_keepalive_connections=config.max_concurrency,
@@ -156,7 +159,26 @@ class ContractfitClient:
                 return
             page += 1
 
+    def server_time(self) -> datetime | None:
+        """The server's present: the latest `Date` header seen (None before any, or when
+        the server sends none). Cursors are capped by it, not by our own clock."""
+        with self._time_lock:
+            return self._server_time
+
     # -- internals -------------------------------------------------------------------
+    def _note_server_time(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        with self._time_lock:
+            if self._server_time is None or when > self._server_time:
+                self._server_time = when
+
     def _login(self, username: str, password: str) -> str:
         self.stats.logins += 1
         body = self._request(
@@ -238,6 +260,7 @@ class ContractfitClient:
                     ) from None
                 raise _Retryable(f"connection problem ({type(exc).__name__}: {exc})") from None
         self.stats.count(response.status_code)
+        self._note_server_time(response.headers.get("Date"))
         if response.status_code in RETRYABLE_STATUS:
             raise _Retryable(
                 f"HTTP {response.status_code}", _retry_after(response.headers.get("Retry-After"))

@@ -132,8 +132,14 @@ def get_paginated(core: Core, req: Request) -> Any:
     start = get_date(query, "start_receive_date")
     end = get_date(query, "end_receive_date")
     order = get_order(query) or DEFAULT_ORDER
+    variants = core.variants
+    if variants.ignore_order_by:
+        order = DEFAULT_ORDER
+    served = page
+    if variants.repeat_tie_page and start is not None and end is not None and end - start <= 1:
+        served = 1
     with core.store.lock:
-        total, parts = core.store.page(inbox_id, start, end, order, page, per_page)
+        total, parts = core.store.page(inbox_id, start, end, order, served, per_page)
     head = b'{"page":%d,"per_page":%d,"total":%d,"results":[' % (page, per_page, total)
     return b"".join((head, b",".join(parts), b"]}"))
 
@@ -242,8 +248,9 @@ def get_volume(core: Core, req: Request) -> Any:
     inbox_id = _stats_inbox(core, req)
     start, end = _window(req.query)
     status = req.query.get("status") or "to_review"
-    if status not in VOLUME_STATUSES:
-        raise bad_request(f"Not Supported: status must be one of {', '.join(VOLUME_STATUSES)}")
+    supported = core.variants.volume_statuses or VOLUME_STATUSES
+    if status not in supported:
+        raise bad_request(f"Not Supported: status must be one of {', '.join(supported)}")
     user = req.query.get("user") or None
     with core.store.lock:
         return volume_stats(core.store.facts(inbox_id, start, end), status, user)

@@ -10,6 +10,7 @@ from .core import Core
 from .faults import DEFAULT_KINDS, FaultConfig, parse_kinds
 from .server import EmulatorHTTPServer
 from .timeutil import parse_us
+from .variants import Variants
 
 
 class Emulator:
@@ -20,6 +21,7 @@ class Emulator:
     the total over all inboxes (inbox i gets documents // inboxes, the
     remainder going to the first ones). `now` pins the virtual start instant (ISO 8601)
     so that the same seed yields byte-identical data; default: the current second.
+    `variants` switches on other legal readings of API.md (`variants.py`); all off by default.
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class Emulator:
         fault_seed: int = 1,
         cache_mb: int = 1536,
         prefill: bool = False,
+        variants: Variants | None = None,
     ) -> None:
         kinds = parse_kinds(faults) if faults else DEFAULT_KINDS
         self.core = Core(
@@ -48,6 +51,7 @@ class Emulator:
             days=days,
             faults=FaultConfig(rate=fault_rate, kinds=kinds, seed=fault_seed),
             cache_mb=cache_mb,
+            variants=variants,
         )
         self.host = host
         self._server = EmulatorHTTPServer((host, port), self.core)

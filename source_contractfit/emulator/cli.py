@@ -16,6 +16,7 @@ from . import tenant
 from .app import Emulator
 from .faults import DEFAULT_KINDS, parse_kinds
 from .timeutil import parse_us
+from .variants import parse_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--prefill",
         action="store_true",
         help="serialize all documents into the cache in the background after start",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="another legal reading of API.md, e.g. ignore_order_by or "
+        "volume_statuses=to_review,submitted (see variants.py); repeatable",
     )
     parser.add_argument(
         "--ready-file",
@@ -114,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse_us(args.now)
     except ValueError:
         parser.error(f"--now: not an ISO 8601 date-time: {args.now!r}")
+    try:
+        variants = parse_cli(args.variant)
+    except ValueError as exc:
+        parser.error(f"--variant: {exc}")
     if args.inboxes < 1 or args.documents < 0 or args.days < 1:
         parser.error("--inboxes and --days must be >= 1, --documents >= 0")
     started = time.monotonic()
@@ -131,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fault_seed=args.fault_seed,
         cache_mb=args.cache_mb,
         prefill=args.prefill,
+        variants=variants,
     )
     gc.freeze()  # the generated tenant lives until exit: keep it out of GC passes
     elapsed = time.monotonic() - started

@@ -20,6 +20,7 @@ from .errors import ApiError, bad_request, not_found
 from .faults import ChurnConfig, FaultConfig, parse_kinds
 from .stats import ground_truth
 from .timeutil import DateParseError, format_us, parse_us
+from .variants import parse_variants
 
 if TYPE_CHECKING:
     from .core import Core
@@ -121,6 +122,7 @@ def state(core: Core, body: Body, query: dict[str, str]) -> Body:
         "users": users,
         "faults": core.faults.config.body(),
         "churn": core.churn.body(),
+        "variants": core.variants.body(),
     }
 
 
@@ -184,6 +186,16 @@ def faults(core: Core, body: Body, query: dict[str, str]) -> Body:
         raise bad_request("rate must be within [0, 1]")
     core.faults.configure(config)
     return {"faults": config.body()}
+
+
+def variants(core: Core, body: Body, query: dict[str, str]) -> Body:
+    """Switch variants at run time (`future_document` only acts at start-up)."""
+    core.variants = parse_variants(body, core.variants)
+    return {"variants": core.variants.body()}
+
+
+def get_variants(core: Core, body: Body, query: dict[str, str]) -> Body:
+    return {"variants": core.variants.body()}
 
 
 def get_faults(core: Core, body: Body, query: dict[str, str]) -> Body:
@@ -265,6 +277,8 @@ _HANDLERS: dict[tuple[str, str], Callable[[Core, Body, dict[str, str]], Body]] =
     ("POST", "/delete"): delete,
     ("POST", "/clock"): clock,
     ("GET", "/faults"): get_faults,
+    ("GET", "/variants"): get_variants,
+    ("POST", "/variants"): variants,
     ("POST", "/faults"): faults,
     ("POST", "/churn"): churn,
     ("POST", "/tokens/expire"): expire_tokens,
@@ -387,6 +401,10 @@ class EmulatorControl:
             paths=paths,
         )
         return self._call("POST", "/faults", body)["faults"]
+
+    def variants(self, **switches: Any) -> Body:
+        """Switch variants on or off, e.g. `variants(ignore_order_by=True)`."""
+        return self._call("POST", "/variants", switches)["variants"]
 
     def faults_off(self) -> Body:
         return self.faults(0.0)

@@ -14,6 +14,8 @@ from .clock import VirtualClock
 from .directory import build_directory
 from .faults import ChurnConfig, FaultConfig, FaultInjector
 from .store import Store
+from .timeutil import parse_us
+from .variants import FUTURE_RECEIVE_TIME, Variants
 
 
 class Core:
@@ -29,6 +31,7 @@ class Core:
         days: int = 120,
         faults: FaultConfig | None = None,
         cache_mb: int = 1536,
+        variants: Variants | None = None,
     ) -> None:
         if inboxes < 1:
             raise ValueError("inboxes must be >= 1")
@@ -43,6 +46,9 @@ class Core:
         self.auth = Authenticator(self.directory, self.clock, jwt_lifetime)
         self.faults = FaultInjector(faults)
         self.churn = ChurnConfig()
+        self.variants = variants or Variants()
+        if self.variants.future_document:
+            self.store.arrive(self.directory.inboxes[0].id, 1, parse_us(FUTURE_RECEIVE_TIME))
         self._counts: defaultdict[str, defaultdict[str, int]] = defaultdict(
             lambda: defaultdict(int)
         )

@@ -8,6 +8,7 @@ so small responses on a kept-alive connection are not delayed.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import socket
 import threading
 import time
@@ -106,6 +107,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {reason}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
+            # The virtual clock's present, as a real server states its own (RFC 9110).
+            f"Date: {email.utils.formatdate(self.server.core.clock.now() / 1e6, usegmt=True)}",
         ]
         for name, value in (extra or {}).items():
             lines.append(f"{name}: {value}")
