@@ -1,6 +1,8 @@
 -- usage_monthly: documents and pages (page_count) per inbox and UTC receive month, from the
 -- exported documents, beside the vendor's own `usage` stream for the same month (NULL when
--- that stream was not exported).
+-- that stream was not exported). A month with no document on either side has no row: the
+-- usage stream zero-fills every day up to today, so without this filter the current month
+-- would show a row of zeros on the 1st that the vendor's endpoint never has.
 
 CREATE OR REPLACE VIEW usage_monthly AS
     WITH ours AS (
@@ -29,4 +31,5 @@ CREATE OR REPLACE VIEW usage_monthly AS
         vendor.documents AS vendor_documents,
         vendor.pages AS vendor_pages
     FROM ours
-    FULL OUTER JOIN vendor ON vendor.inbox_id = ours.inbox_id AND vendor.month = ours.month;
+    FULL OUTER JOIN vendor ON vendor.inbox_id = ours.inbox_id AND vendor.month = ours.month
+    WHERE coalesce(ours.documents, 0) > 0 OR coalesce(vendor.documents, 0) > 0;
