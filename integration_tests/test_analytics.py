@@ -5,6 +5,10 @@ is compared with a number computed independently: the emulator's ground truth
 (`/_control/truth`), its stats endpoints, or a recount in Python of `/_control/documents`.
 Counts and count ratios must be exactly equal; only means, deviations and percentiles of
 float durations get a relative 1e-9.
+
+The module runs twice: against the default emulator, which writes a both-empty evaluated
+field as one placeholder atom, and with the `empty_evaluated_lists` variant, which writes
+it as `[]` while its stats still count a tn there (as a real server may).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pytest
 from source_contractfit import analytics
 from source_contractfit.emulator import ADMIN_API_KEY, Emulator
 from source_contractfit.emulator.stats import describe, quantile
+from source_contractfit.emulator.variants import Variants
 from source_contractfit.timeutil import format_datetime, parse_datetime
 
 from .conftest import api_key_config
@@ -164,9 +169,12 @@ def fmt(value: datetime) -> str:
 # ------------------------------------------------------------------ the shared export
 
 
-@pytest.fixture(scope="module")
-def analytics_emulator() -> Iterator[Emulator]:
-    with Emulator(seed=3, inboxes=2, documents=1200, days=60) as emu:
+@pytest.fixture(
+    scope="module", params=[False, True], ids=["placeholder_atoms", "empty_evaluated_lists"]
+)
+def analytics_emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    variants = Variants(empty_evaluated_lists=request.param)
+    with Emulator(seed=3, inboxes=2, documents=1200, days=60, variants=variants) as emu:
         yield emu
 
 
@@ -199,6 +207,52 @@ def con(exported: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def documents(analytics_emulator: Emulator, exported: Path) -> list[dict[str, Any]]:
     """Every document as the export saw it (after the fixture's reviews)."""
     return analytics_emulator.control.documents()
+
+
+# ------------------------------------------------------------------ 0. the two server forms
+
+
+def test_both_empty_evaluated_fields_are_in_the_form_of_the_variant(
+    analytics_emulator: Emulator,
+    con: duckdb.DuckDBPyConnection,
+    documents: list[dict[str, Any]],
+) -> None:
+    """Not vacuous: the variant really writes `[]`, and each one is a tn of the views."""
+    empty_lists = analytics_emulator.control.state()["variants"]["empty_evaluated_lists"]
+    judged: dict[str, int] = {}  # judged `[]` lists per inbox
+    forms: dict[str, int] = defaultdict(int)
+    for doc in documents:
+        evaluated = [v for v in doc["versions"] if v["is_evaluated"]]
+        for version in evaluated:
+            for atoms in version["annotations"].values():
+                both_empty = [a for a in atoms if a.get("value") is None and a.get("gold") is None]
+                forms["[]"] += atoms == []
+                forms["placeholder"] += len(atoms) == 1 and len(both_empty) == 1
+        last = [v for v in evaluated if v["name"] == "predicted"][-1:]
+        judged[doc["inbox"]] = judged.get(doc["inbox"], 0) + sum(
+            atoms == [] for v in last for atoms in v["annotations"].values()
+        )
+    if empty_lists:
+        assert forms["[]"] > 100 and forms["placeholder"] == 0, forms
+        assert sum(judged.values()) > 100
+    else:
+        assert forms["[]"] == 0 and forms["placeholder"] > 100, forms
+        assert sum(judged.values()) == 0
+    # Each judged `[]` is one occurrence -1 observation of evaluated_atoms, and a tn.
+    rows = dict(
+        con.execute(
+            "SELECT inbox_id, count(*) FROM evaluated_atoms() WHERE occurrence = -1 "
+            "AND value_empty AND gold_empty AND correct GROUP BY 1"
+        ).fetchall()
+    )
+    assert rows == {i: n for i, n in judged.items() if n}
+    truth = analytics_emulator.control.truth()
+    for inbox, n in judged.items():
+        assert truth["inboxes"][inbox]["__all_fields__"]["tn"] >= n
+    tn = con.execute(
+        "SELECT sum(tn) FROM field_accuracy WHERE period = 'all' AND field_name = '__all_fields__'"
+    ).fetchone()[0]  # type: ignore[index]
+    assert tn == sum(t["__all_fields__"]["tn"] for t in truth["inboxes"].values()) > 0
 
 
 # ------------------------------------------------------------------ 1. field accuracy

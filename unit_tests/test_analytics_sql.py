@@ -7,6 +7,7 @@ documents, days are UTC whatever the session's time zone. Real DuckDB file, real
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +84,18 @@ DOC_C = document("c" * 24, "2024-03-04T12:00:00Z", False, False, [
 ])  # fmt: skip
 
 
-@pytest.fixture
-def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    path = tmp_path / "x.duckdb"
+def build(
+    path: Path, docs: list[dict[str, Any]], records: Sequence[tuple[str, dict[str, Any]]] = ()
+) -> duckdb.DuckDBPyConnection:
+    """Documents (and stream records) through the normalizer and the DuckDB sink."""
     sink = DuckDBSink(path, TABLES, primary_keys(), SCHEMA_VERSION)
     normalizer = Normalizer()
     commit = Commit()
-    for doc in (DOC_A, DOC_B, DOC_C):
+    for doc in docs:
         assert normalizer.add_document(doc)
         commit.document_ids.add(doc["id"])
+    for stream, record in records:
+        assert normalizer.add_record(stream, record)
     for table, batch in normalizer.flush():
         commit.add(table, batch)
     sink.apply(commit, 1)
@@ -99,6 +103,11 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     connection = analytics.connect(path)
     connection.execute("SET TimeZone = 'America/New_York'")
     return connection
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    return build(tmp_path / "x.duckdb", [DOC_A, DOC_B, DOC_C])
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
@@ -205,6 +214,113 @@ def test_an_older_file_gets_session_views_and_stays_unchanged(tmp_path: Path) ->
     with duckdb.connect(str(path), read_only=True) as raw:
         names = {n for (n,) in raw.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         assert "stats_reconciliation" not in names
+
+
+# ---- an empty list `[]` is the same observation as a both-empty placeholder atom ---------
+
+# What the vendor's GET /stats/{inbox} says for 2 March (UTC): DOC_A's last evaluation and
+# DOC_B, worked out by hand from the definitions (PO_number: one tn).
+VENDOR_FIELDS_2_MARCH = [
+    ("invoice_number", 2, 1, 1, 1, 0, 0.5, 0.5, 0.5, 0.5),
+    ("due_date", 1, 0, 1, 1, 0, 0.0, 0.0, 0.0, 0.0),
+    ("PO_number", 1, 0, 0, 0, 1, 1.0, None, None, None),
+    ("invoice_date", 1, 0, 0, 1, 0, 0.0, None, 0.0, 0.0),
+    ("__all_fields__", 5, 1, 2, 3, 1, 2 / 5, 1 / 3, 1 / 4, 2 / 7),
+]
+VENDOR_RECORDS = [
+    ("stats_fields", {
+        "inbox_id": INBOX, "date": "2024-03-02", "field_name": name, "count": n, "tp": tp,
+        "fp": fp, "fn": fn, "tn": tn, "accuracy": acc, "precision": p, "recall": r, "f1": f1,
+    })
+    for name, n, tp, fp, fn, tn, acc, p, r, f1 in VENDOR_FIELDS_2_MARCH
+]  # fmt: skip
+
+
+def with_annotation(doc: dict[str, Any], field: str, atoms: list[Any], evaluated: bool) -> dict:
+    """A copy of doc whose (evaluated or non-evaluated) versions list `field` as `atoms`."""
+    versions = [
+        {**v, "annotations": {**v["annotations"], field: atoms}}
+        if v["is_evaluated"] is evaluated and field in v["annotations"]
+        else v
+        for v in doc["versions"]
+    ]
+    return {**doc, "versions": versions}
+
+
+# DOC_A as a server that writes a both-empty field as `[]` (evaluated) and an unflagged
+# placeholder atom for "not found" (prediction), and as one that does the opposite.
+DOC_A_EMPTY_LISTS = with_annotation(DOC_A, "PO_number", [], evaluated=True)
+DOC_A_PLACEHOLDERS = with_annotation(DOC_A, "PO_number", [atom(None, None, False)], False)
+# B evaluated with a both-empty field too, either way, on a page of its own section.
+DOC_B_PLACEHOLDER = with_annotation(
+    {**DOC_B, "versions": [
+        {**v, "annotations": {**v["annotations"], "iban": []}} for v in DOC_B["versions"]
+    ]},
+    "iban", [atom(None, None, False, gold=None, correct=True)], evaluated=True,
+)  # fmt: skip
+DOC_B_EMPTY_LIST = with_annotation(DOC_B_PLACEHOLDER, "iban", [], evaluated=True)
+
+EQUAL_FORMS = {
+    "field_accuracy": "SELECT * FROM field_accuracy",
+    "document_accuracy": "SELECT * FROM document_accuracy",
+    "sections": "SELECT * FROM section_evaluations()",
+    "stp": "SELECT * FROM stp_by('all')",
+    "field_stp": "SELECT * FROM field_stp_by('all')",
+    "blockers": "SELECT * FROM automation_blockers",
+    "calibration": "SELECT * FROM confidence_calibration",
+    "thresholds": "SELECT * FROM confidence_threshold_for(0.5)",
+    "reconciliation": "SELECT * FROM stats_reconciliation",
+}
+
+
+def test_an_empty_list_counts_exactly_as_a_placeholder_atom(tmp_path: Path) -> None:
+    placeholders = build(
+        tmp_path / "p.duckdb", [DOC_A_PLACEHOLDERS, DOC_B_PLACEHOLDER, DOC_C], VENDOR_RECORDS
+    )
+    empty_lists = build(
+        tmp_path / "e.duckdb", [DOC_A_EMPTY_LISTS, DOC_B_EMPTY_LIST, DOC_C], VENDOR_RECORDS
+    )
+    empty_rows = "SELECT count(*) FROM fields WHERE occurrence = -1 AND is_evaluated AND correct"
+    assert placeholders.execute(empty_rows).fetchone() == (0,)
+    assert empty_lists.execute(empty_rows).fetchone() == (3,)  # A twice (both evaluations), B
+    for name, sql in EQUAL_FORMS.items():
+        got = empty_lists.execute(f"{sql} ORDER BY ALL").fetchall()
+        want = placeholders.execute(f"{sql} ORDER BY ALL").fetchall()
+        assert got == want, name
+        assert got, name
+    # The tn are there: field by field and in __all_fields__ (B's iban adds one on 2 March).
+    rows = {r["field_name"]: r for r in analytics.field_accuracy(empty_lists).to_dict("records")}
+    assert {k: rows["PO_number"][k] for k in ("n", "correct", "tn", "accuracy")} == {
+        "n": 1, "correct": 1, "tn": 1, "accuracy": 1.0}  # fmt: skip
+    assert (rows["iban"]["n"], rows["iban"]["tn"]) == (1, 1)
+    assert {k: rows["__all_fields__"][k] for k in ("n", "correct", "tn")} == {
+        "n": 6, "correct": 3, "tn": 2}  # fmt: skip
+    docs = analytics.document_accuracy(empty_lists).to_dict("records")
+    assert [(d["documents_correct"], d["atoms"], d["atoms_correct"]) for d in docs] == [(1, 6, 3)]
+    # An empty prediction list blocks nothing and has no confidence bucket.
+    assert empty_lists.execute(
+        "SELECT count(*) FROM automation_blockers WHERE field_name IN ('PO_number', 'iban')"
+    ).fetchone() == (0,)
+    assert empty_lists.execute(
+        "SELECT count(*) FROM confidence_calibration WHERE field_name IN ('PO_number', 'iban')"
+    ).fetchone() == (0,)
+    placeholders.close()
+    empty_lists.close()
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [[DOC_A, DOC_B, DOC_C], [DOC_A_EMPTY_LISTS, DOC_B, DOC_C]],
+    ids=["placeholder atom", "empty list"],
+)
+def test_reconciliation_matches_a_vendor_counting_the_empty_field_as_a_tn(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    with build(tmp_path / "x.duckdb", docs, VENDOR_RECORDS) as con:
+        frame = analytics.stats_reconciliation(con)
+        assert len(frame) == 5 * 9 and frame.matches.all(), frame[~frame.matches].to_string()
+        tn = frame[(frame.field_name == "PO_number") & (frame.metric == "tn")]
+        assert list(tn.ours) == [1.0] == list(tn.vendor)
 
 
 def test_sql_output_formats() -> None:

@@ -22,8 +22,10 @@ import pytest
 
 from source_contractfit import daily_stats
 from source_contractfit.emulator import ADMIN_API_KEY, Emulator
+from source_contractfit.emulator.variants import Variants
 from source_contractfit.normalize import (
     COLUMNS,
+    EMPTY_LIST_OCCURRENCE,
     PRIMARY_KEYS,
     RAW_LIMIT,
     SCHEMA_VERSION,
@@ -343,6 +345,14 @@ def _expected_atom(atom: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The value columns of an empty list's row: all null (`correct` depends on the version).
+EMPTY_VALUES: dict[str, Any] = {
+    name: None
+    for name in TABLES["fields"].names[TABLES["fields"].names.index("occurrence") + 1 :]
+    if name != "correct"
+}
+
+
 def test_every_atom_of_every_version_is_a_fields_row(
     docs: list[dict[str, Any]], tables: Tables
 ) -> None:
@@ -352,6 +362,13 @@ def test_every_atom_of_every_version_is_a_fields_row(
     for doc in docs:
         for index, version in enumerate(doc["versions"]):
             for name, atoms in version["annotations"].items():
+                if atoms == []:  # present but empty: one row, occurrence -1, values null
+                    expected_count += 1
+                    row = rows[(doc["id"], index, name, EMPTY_LIST_OCCURRENCE)]
+                    assert {k: row[k] for k in EMPTY_VALUES} == EMPTY_VALUES
+                    assert row["correct"] is (True if version["is_evaluated"] else None)
+                    kinds[f"empty {version['source']}"] += 1
+                    continue
                 for occurrence, atom in enumerate(atoms):
                     expected_count += 1
                     row = rows[(doc["id"], index, name, occurrence)]
@@ -366,7 +383,118 @@ def test_every_atom_of_every_version_is_a_fields_row(
                     kinds["date"] += row["value_date"] is not None
     assert len(rows) == expected_count
     assert min(kinds[k] for k in ("str", "float", "bool", "NoneType")) > 0
+    assert kinds["empty machine"] > 0 and kinds["empty human"] > 0
     assert kinds["textual"] > 0 and kinds["date"] > 0 and kinds["coords"] > 0
+
+
+# API.md's example Document (the "…" stand-ins filled in), with `"PO_number": []` in the
+# prediction and, as a server may write it, in the evaluated version too.
+API_MD_ANNOTATIONS = {
+    "invoice_number": [{"value": "INV-2024-0042", "text": "INV-2024-0042", "confidence": 99,
+                        "upper_left": [0, 3, 15], "lower_right": [0, 3, 28], "flagged": False}],
+    "gross_amount": [{"value": 1210.0, "text": "1.210,00", "confidence": 88,
+                      "upper_left": [1, 22, 40], "lower_right": [1, 22, 48], "flagged": False}],
+    "due_date": [{"value": "2024-04-30", "text": "30/04/2024", "confidence": 61,
+                  "upper_left": [0, 7, 12], "lower_right": [0, 7, 22], "flagged": True}],
+    "PO_number": [],
+}  # fmt: skip
+API_MD_DOCUMENT: dict[str, Any] = {
+    "id": "65f1c0de9a1b2c3d4e5f6071",
+    "inbox": "65f1a0aa9a1b2c3d4e5f0001",
+    "page_count": 2,
+    "prediction": {"sections": [{"page": 0, "document_type": "invoice", "confidence": 97}],
+                   "annotations": API_MD_ANNOTATIONS, "lines": {}},
+    "versions": [
+        {"name": "predicted", "source": "machine", "is_evaluated": False,
+         "timestamp": "2024-03-01T09:00:07.000000Z", "annotations": API_MD_ANNOTATIONS},
+        {"name": "submitted", "source": "human", "is_evaluated": False,
+         "timestamp": "2024-03-01T10:15:00.000000Z",
+         "annotations": {"due_date": [{"value": "2024-05-30", "text": "30/05/2024",
+                                       "textual_coord": [0, 9, 12, 0, 9, 22]}],
+                         "PO_number": [], "note": None}},
+        {"name": "predicted", "source": "machine", "is_evaluated": True,
+         "cmp_version": "submitted", "timestamp": "2024-03-01T10:15:01.000000Z",
+         "annotations": {
+             "invoice_number": [{"value": "INV-2024-0042", "gold": "INV-2024-0042",
+                                 "correct": True}],
+             "due_date": [{"value": "2024-04-30", "gold": "2024-05-30", "correct": False}],
+             "PO_number": [],
+         },
+         "evaluation": {"fields_total": 3, "fields_correct": 2, "document_correct": False}},
+    ],
+    "flag_for_review": True,
+    "timings": {"receive_time": "2024-03-01T09:00:00.000000Z"},
+}  # fmt: skip
+
+
+def test_an_empty_list_is_one_row_with_occurrence_minus_one() -> None:
+    rows = field_rows(API_MD_DOCUMENT)
+    empty = {r["version_index"]: r for r in rows if r["field_name"] == "PO_number"}
+    assert set(empty) == {0, 1, 2}  # one row per version that lists the field as []
+    for index, row in empty.items():
+        assert row["occurrence"] == EMPTY_LIST_OCCURRENCE == -1
+        assert {k: row[k] for k in EMPTY_VALUES} == EMPTY_VALUES
+        assert row["document_id"] == API_MD_DOCUMENT["id"] and row["inbox_id"] is not None
+        # Both empty is correct (a true negative) in the evaluated version; elsewhere unknown.
+        assert (row["is_evaluated"], row["correct"]) == ((True, True) if index == 2 else
+                                                         (False, None))  # fmt: skip
+    # A field whose value is null (not a list) stays without a row.
+    assert not [r for r in rows if r["field_name"] == "note"]
+    # The other fields keep one row per atom, from occurrence 0.
+    assert sorted((r["version_index"], r["field_name"], r["occurrence"]) for r in rows) == [
+        (0, "PO_number", -1), (0, "due_date", 0), (0, "gross_amount", 0),
+        (0, "invoice_number", 0), (1, "PO_number", -1), (1, "due_date", 0),
+        (2, "PO_number", -1), (2, "due_date", 0), (2, "invoice_number", 0),
+    ]  # fmt: skip
+    # A list holding one null atom is still an atom at occurrence 0, not an empty list.
+    doc = copy.deepcopy(API_MD_DOCUMENT)
+    doc["versions"][2]["annotations"]["PO_number"] = [None]
+    [null_atom] = [r for r in field_rows(doc) if (r["version_index"], r["field_name"]) == (
+        2, "PO_number")]  # fmt: skip
+    assert null_atom["occurrence"] == 0 and null_atom["correct"] is None
+
+
+def test_empty_list_rows_pass_the_batches_and_the_airbyte_schema() -> None:
+    normalizer, out = normalize([API_MD_DOCUMENT])
+    assert normalizer.rejected == 0
+    assert [r for r in out["fields"] if r["occurrence"] == -1] == [
+        r for r in field_rows(API_MD_DOCUMENT) if r["occurrence"] == -1
+    ]
+    validator = jsonschema.Draft7Validator(stream_schema("document_fields"))
+    records = [r for r in field_records(API_MD_DOCUMENT) if r["field_name"] == "PO_number"]
+    assert [r["occurrence"] for r in records] == [-1, -1, -1]
+    for record in records:
+        validator.validate(record)
+
+
+def test_the_empty_evaluated_lists_variant_gives_the_placeholder_rows_as_occurrence_minus_one(
+    docs: list[dict[str, Any]], tables: Tables
+) -> None:
+    """A server writing `[]` for a both-empty evaluated field, and ours writing a placeholder
+    atom, give the same fields rows but for the key and `flagged` of those observations."""
+    with Emulator(
+        seed=3, inboxes=2, documents=240, now=NOW, variants=Variants(empty_evaluated_lists=True)
+    ) as variant:
+        variant_docs = variant.control.documents()
+    assert [d["id"] for d in variant_docs] == [d["id"] for d in docs]
+    _, out = normalize(variant_docs)
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (row["document_id"], row["version_index"], row["field_name"], row["occurrence"])
+
+    ours = {key(r): r for r in tables["fields"]}
+    theirs = {key(r): r for r in out["fields"]}
+    moved = 0
+    for k, row in theirs.items():
+        if row["is_evaluated"] and row["occurrence"] == -1:
+            placeholder = ours.pop((*k[:3], 0))
+            assert {**placeholder, "occurrence": -1, "flagged": None} == row
+            assert (placeholder["value"], placeholder["gold"], placeholder["correct"]) == (
+                None, None, True)  # fmt: skip
+            moved += 1
+        else:
+            assert ours.pop(k) == row, k
+    assert moved > 0 and not ours
 
 
 def test_every_line_item_cell_is_a_row(docs: list[dict[str, Any]], tables: Tables) -> None:
@@ -586,8 +714,10 @@ def test_lenient_widening(docs: list[dict[str, Any]]) -> None:
     row = document_rows(doc)["documents"][0]
     assert row["page_count"] == 3 and row["processing_period"] == 7.0
     assert row["receive_time"] == datetime(2024, 3, 1, 9, tzinfo=UTC)
-    names = {r["field_name"] for r in document_rows(doc)["fields"]}
-    assert "extra_field" not in names and "empty_field" not in names
+    fields = document_rows(doc)["fields"]
+    assert "extra_field" not in {r["field_name"] for r in fields}  # null: no row
+    [empty] = [r for r in fields if r["field_name"] == "empty_field"]  # []: one row
+    assert empty["occurrence"] == EMPTY_LIST_OCCURRENCE and empty["value"] is None
 
 
 # ---- value rules -------------------------------------------------------------------------

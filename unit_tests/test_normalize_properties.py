@@ -270,3 +270,35 @@ def test_a_flush_never_holds_a_key_twice(picks: list[int], data: st.DataObject) 
         assert [r for r in tables.get("fields", []) if r["document_id"] == doc_id] == expected
     last = {str(p % 3): p for p in picks}
     assert {r["status"]: r["count"] for r in tables["stats_volume"]} == last
+
+
+atoms = st.none() | st.fixed_dictionaries(
+    {"value": scalars, "gold": st.none() | st.text(max_size=4), "correct": st.booleans()}
+)
+
+
+@SETTINGS
+@given(
+    st.dictionaries(st.text(max_size=6), st.none() | st.lists(atoms, max_size=3), max_size=6),
+    st.sampled_from([True, False, None]),
+)
+def test_each_field_list_is_its_atoms_or_one_empty_row(
+    annotations: dict[str, Any], is_evaluated: bool | None
+) -> None:
+    """A list of n atoms gives occurrences 0..n-1; `[]` gives one row at -1; null none."""
+    version = {"name": "predicted", "is_evaluated": is_evaluated, "annotations": annotations}
+    rows = document_rows({"id": "d", "versions": [version]})["fields"]
+    by_field: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_field.setdefault(row["field_name"], []).append(row)
+    assert set(by_field) == {name for name, items in annotations.items() if items is not None}
+    value_columns = TABLES["fields"].names[TABLES["fields"].names.index("occurrence") + 1 :]
+    for name, items in by_field.items():
+        listed = annotations[name]
+        if listed:
+            assert [r["occurrence"] for r in items] == list(range(len(listed)))
+            continue
+        [row] = items
+        assert row["occurrence"] == -1 and row["is_evaluated"] is is_evaluated
+        assert row["correct"] is (True if is_evaluated is True else None)
+        assert all(row[c] is None for c in value_columns if c != "correct")

@@ -47,6 +47,7 @@ class Core:
         self.faults = FaultInjector(faults)
         self.churn = ChurnConfig()
         self.variants = variants or Variants()
+        self.store.variants = lambda: self.variants  # the renderer reads the live switches
         if self.variants.future_document:
             self.store.arrive(self.directory.inboxes[0].id, 1, parse_us(FUTURE_RECEIVE_TIME))
         self._counts: defaultdict[str, defaultdict[str, int]] = defaultdict(

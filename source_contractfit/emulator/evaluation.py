@@ -18,7 +18,9 @@ def pair(machine_values: list[Value], gold_values: list[Value]) -> Pairing:
     """Exact matches first; leftovers pair up in order; unmatched gold becomes a placeholder.
 
     A field with neither a machine nor a human value still yields one placeholder atom
-    (both empty, correct), which is what makes true negatives countable.
+    (both empty, correct), which is what makes true negatives countable. The renderer
+    writes that pairing as `[]` under the `empty_evaluated_lists` variant; the stats
+    facts count it the same either way.
     """
     remaining = list(gold_values)
     hits = []

@@ -2,6 +2,10 @@
 
 Every key of the Document is always present (null when unknown), versions share one
 key set, and evaluation compares machine values with the human values for real.
+With `empty_evaluated_lists` (the variant of that name), an evaluated field with neither a
+machine nor a human value is written `[]` instead of one both-empty placeholder atom; the
+stats facts (evaluation.py pairings) and the `evaluation` summary still count it as one
+correct observation (a tn), as the vendor does.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from .generator import Base, DocSpec, Dressing, cell_text, dress
 from .history import State, replay
 from .tenant import FIELDS, LINE_COLUMNS, LINE_TABLE
 from .timeutil import US, format_opt, format_us
-from .values import Value, field_text, gold_string
+from .values import Value, field_text, gold_string, is_empty
 
 _EMPTY_ATOM_KEYS = ("value", "text", "confidence", "upper_left", "lower_right", "flagged")
 
@@ -124,8 +128,19 @@ def _placeholder(gold: str | None, correct: bool) -> dict[str, Any]:
     return atom
 
 
+def _both_empty(pairing: list[tuple[int | None, Value, bool]]) -> bool:
+    """The pairing of a field with no machine atom and no human value."""
+    if len(pairing) != 1:
+        return False
+    index, gold, ok = pairing[0]
+    return index is None and is_empty(gold) and ok
+
+
 def _evaluated(
-    base: Base, machine: dict[str, Any], human: dict[str, list[Value]]
+    base: Base,
+    machine: dict[str, Any],
+    human: dict[str, list[Value]],
+    empty_evaluated_lists: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Evaluated annotations, evaluated lines, and the `evaluation` summary."""
     pairings = evaluate_fields(base, human)
@@ -134,7 +149,12 @@ def _evaluated(
     total = correct = 0
     for name, pairing in pairings.items():
         atoms = predicted[name]
-        items = []
+        items: list[dict[str, Any]] = []
+        if empty_evaluated_lists and _both_empty(pairing):
+            annotations[name] = items  # `[]`, still one correct observation (a tn)
+            total += 1
+            correct += 1
+            continue
         for index, gold, ok in pairing:
             if index is None:
                 items.append(_placeholder(gold_string(gold), ok))
@@ -164,8 +184,10 @@ def _state(state: State) -> dict[str, Any]:
     return {"value": value, "by": by, "since": format_opt(since)}
 
 
-def render(spec: DocSpec, base: Base, reviewer_ids: list[str]) -> dict[str, Any]:
-    """The full Document body for a spec's current history."""
+def render(
+    spec: DocSpec, base: Base, reviewer_ids: list[str], empty_evaluated_lists: bool = False
+) -> dict[str, Any]:
+    """The full Document body for a spec's current history (variant: module docstring)."""
     dressing = dress(spec, base)
     history = replay(spec, base, reviewer_ids)
     sections = base.sections
@@ -183,7 +205,7 @@ def render(spec: DocSpec, base: Base, reviewer_ids: list[str]) -> dict[str, Any]
         elif meta.evaluated and meta.human is not None:
             key = id(meta.human)
             if key not in evaluated:
-                evaluated[key] = _evaluated(base, machine, meta.human)
+                evaluated[key] = _evaluated(base, machine, meta.human, empty_evaluated_lists)
             ann, lns, evaluation = evaluated[key]
         else:
             ann, lns = annotations, lines

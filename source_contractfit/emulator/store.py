@@ -13,7 +13,7 @@ import bisect
 import gc
 import random
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -34,6 +34,7 @@ from .generator import (
 from .history import replay
 from .render import render
 from .timeutil import US
+from .variants import Variants
 
 # An order: key "receive_time" or "id" with a descending flag, then the id tiebreak.
 Order = tuple[tuple[str, bool], ...]
@@ -92,6 +93,10 @@ class Store:
         self.rng = random.Random(mix_seed(self.seed, 0xC0))
         self._arrivals = 0
         self._sorted_cache: dict[tuple[object, ...], list[tuple[int, str]]] = {}
+        # The data-level variants the renderer reads (Core points this at its live
+        # `variants`); cached bodies are dropped when a rendering switch changes.
+        self.variants: Callable[[], Variants] = Variants
+        self._rendered_empty_lists = False
         counts = split_counts(documents, len(directory.inboxes))
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of long-lived small objects: cyclic GC passes only cost time
@@ -140,16 +145,30 @@ class Store:
 
     # ------------------------------------------------------------ reading
 
-    def document(self, record: DocRecord) -> dict:
+    def document(self, record: DocRecord, empty_lists: bool | None = None) -> dict:
         """The full Document of a record as a dict (rebuilt, not cached)."""
+        if empty_lists is None:
+            empty_lists = self.variants().empty_evaluated_lists
         spec = record.spec
-        return render(spec, generate_base(spec, self.format_ids), self.reviewer_ids)
+        base = generate_base(spec, self.format_ids)
+        return render(spec, base, self.reviewer_ids, empty_evaluated_lists=empty_lists)
+
+    def _rendering(self) -> bool:
+        """The live `empty_evaluated_lists`; cached bodies built otherwise are dropped."""
+        empty_lists = self.variants().empty_evaluated_lists
+        if empty_lists != self._rendered_empty_lists:
+            for record in self.records.values():
+                record.data = None
+            self.cache_used = 0
+            self._rendered_empty_lists = empty_lists
+        return empty_lists
 
     def document_bytes(self, record: DocRecord) -> bytes:
         """Serialized Document, from the cache when possible."""
+        empty_lists = self._rendering()
         data = record.data
         if data is None:
-            data = orjson.dumps(self.document(record))
+            data = orjson.dumps(self.document(record, empty_lists))
             if self.cache_used + len(data) <= self.cache_limit:
                 record.data = data
                 self.cache_used += len(data)

@@ -14,6 +14,8 @@ streams read the same typed rows. The API:
     normalizer.buffered_rows() -> int; normalizer.pending() -> {table: rows buffered}
 
     document_rows(doc) -> {table: [row]}; field_rows(doc), line_item_rows(doc) -> [row]
+        # fields: one row per atom; a field whose list is `[]` is one row with occurrence
+        # -1 (EMPTY_LIST_OCCURRENCE), values null, correct true in an evaluated version
     record_rows(stream, record) -> [row]        # these raise NormalizationError
     to_batch(table, rows) -> pa.RecordBatch     # schema is exactly TABLES[table]
     json_row(row), field_records(doc), line_item_records(doc)  # Airbyte-ready records
@@ -34,6 +36,7 @@ from .airbyte import (
 )
 from .batch import Normalizer, to_batch
 from .documents import (
+    EMPTY_LIST_OCCURRENCE,
     PREDICTION_VERSION,
     Normalized,
     Row,
@@ -60,6 +63,7 @@ from .values import NormalizationError, parse_timestamp, value_date, value_numbe
 __all__ = [
     "AIRBYTE_STREAM_TABLES",
     "COLUMNS",
+    "EMPTY_LIST_OCCURRENCE",
     "PREDICTION_VERSION",
     "PRIMARY_KEYS",
     "RAW_LIMIT",

@@ -22,7 +22,10 @@ from .values import UTC
 _JSON_TYPES = {INT: "integer", FLOAT: "number", BOOL: "boolean"}
 _FORMATS = {DATE: "date", TIMESTAMP: "date-time"}
 _DESCRIPTIONS = {
-    "fields": "One annotation atom of one version of a document (the fields table).",
+    "fields": (
+        "One annotation atom of one version of a document (the fields table); a field whose "
+        "list is empty is one row with occurrence -1."
+    ),
     "line_items": "One cell of a line-item table of one version of a document.",
 }
 

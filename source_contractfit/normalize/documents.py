@@ -4,6 +4,13 @@ Pure and all-or-nothing: `normalize_document` either returns every row of the do
 or raises one `NormalizationError` naming the first problem, so a caller never stores
 half a document. Where keys go (columns, child tables, `extra`, ignored) is in known.py.
 Versions are keyed by position (`version_index`); `prediction.sections` use index -1.
+
+`fields` has one row per annotation atom (`occurrence` = its index in the field's list),
+and one row with `occurrence = -1` (`EMPTY_LIST_OCCURRENCE`) for a field whose list is
+empty (`[]`: present, nothing found), so "present but empty" stays one observation: every
+value column of that row is null, and `correct` is true in a version with `is_evaluated:
+true` (API.md: both empty is a true negative; a server may write `[]` there instead of a
+placeholder atom), null otherwise. A field whose value is `null` has no row.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .atoms import atom_values
+from .atoms import NULL_VALUES, atom_values
 from .drift import Extra, collect_unknown, extra_json
 from .known import (
     DOCUMENT_KEYS,
@@ -41,6 +48,8 @@ from .values import (
 
 Row = dict[str, Any]
 PREDICTION_VERSION = -1
+# `fields.occurrence` of the one row standing for an empty list (never an atom's index).
+EMPTY_LIST_OCCURRENCE = -1
 
 
 @dataclass
@@ -59,7 +68,7 @@ def document_rows(
 
 
 def field_rows(document: Any) -> list[Row]:
-    """Rows of the `fields` table (one per annotation atom of every version)."""
+    """Rows of the `fields` table: one per atom of every version, one (occurrence -1) per `[]`."""
     return _only(document, "fields")
 
 
@@ -260,6 +269,9 @@ def _fields(base: Row, version: dict[str, Any], drift: Counter[str]) -> list[Row
         except NormalizationError as error:
             raise NormalizationError(error.problem, path) from None
         name = key_text(field_name)
+        if not items and atoms is not None:  # `[]`: one observation, both sides empty
+            out.append(_empty_list_row(base, name))
+            continue
         for occurrence, atom in enumerate(items):
             try:
                 values = atom_values(atom, "fields", drift)
@@ -267,6 +279,18 @@ def _fields(base: Row, version: dict[str, Any], drift: Counter[str]) -> list[Row
                 raise error.within(*path, f"[{occurrence}]") from None
             out.append({**base, "field_name": name, "occurrence": occurrence, **values})
     return out
+
+
+def _empty_list_row(base: Row, name: str) -> Row:
+    """The row of a field whose list is `[]`: no value, correct when judged (a tn)."""
+    correct = True if base["is_evaluated"] is True else None
+    return {
+        **base,
+        "field_name": name,
+        "occurrence": EMPTY_LIST_OCCURRENCE,
+        **NULL_VALUES,
+        "correct": correct,
+    }
 
 
 def _line_items(base: Row, version: dict[str, Any], drift: Counter[str]) -> list[Row]:

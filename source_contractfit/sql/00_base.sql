@@ -36,7 +36,10 @@ CREATE OR REPLACE MACRO judged_versions(p_version) AS TABLE
     WHERE is_evaluated AND name = p_version
     GROUP BY document_id;
 
--- One observation per atom of the judged versions (line items never count).
+-- One observation per atom of the judged versions (line items never count). A field the
+-- server wrote as an empty list `[]` is one `fields` row with occurrence -1 (every value
+-- column NULL, correct true in an evaluated version): one observation, value and gold
+-- empty, correct, page 0, i.e. a tn, exactly like a both-empty placeholder atom.
 CREATE OR REPLACE MACRO evaluated_atoms(p_version := 'predicted') AS TABLE
     SELECT
         d.inbox_id,
@@ -57,6 +60,7 @@ CREATE OR REPLACE MACRO evaluated_atoms(p_version := 'predicted') AS TABLE
     JOIN documents AS d ON d.id = j.document_id;
 
 -- One row per judged document: correct when every evaluated atom is (vacuously true).
+-- An occurrence -1 row (empty list) counts as one atom, correct, as in evaluated_atoms.
 CREATE OR REPLACE MACRO document_evaluations(p_version := 'predicted') AS TABLE
     SELECT
         d.inbox_id,
@@ -75,6 +79,8 @@ CREATE OR REPLACE MACRO document_evaluations(p_version := 'predicted') AS TABLE
 
 -- Atoms of each document's prediction: its latest machine version that is not an
 -- evaluation copy (API.md: `prediction` repeats it; the exporter stores versions only).
+-- A field predicted as `[]` is one occurrence -1 row: value empty, no confidence, never
+-- flagged, so it names the field (field STP) but is no blocker.
 CREATE OR REPLACE VIEW prediction_atoms AS
     WITH latest AS (
         SELECT document_id, max(version_index) AS version_index

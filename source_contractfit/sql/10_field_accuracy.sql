@@ -2,6 +2,8 @@
 -- tp: predicted non-empty and correct; fp: predicted non-empty and wrong; fn: gold non-empty
 -- and (prediction empty or wrong); tn: both empty (and correct). A wrong value is both an fp
 -- and an fn. field_name '__all_fields__' sums every field, as the vendor's stats do.
+-- A field evaluated as an empty list `[]` (the occurrence -1 row of `fields`) is one
+-- observation and a tn, the same as a placeholder atom with value and gold null.
 
 -- p_grain: 'day' | 'week' | 'month' | 'quarter' | 'year' | 'all' (period_start NULL).
 CREATE OR REPLACE MACRO field_accuracy_by(

@@ -1,5 +1,6 @@
 -- document_accuracy: per inbox and period, documents judged and documents fully correct
 -- (every evaluated atom correct), over each document's last evaluated `predicted` version.
+-- `atoms` counts observations: a field evaluated as `[]` (occurrence -1 row) is one, correct.
 
 CREATE OR REPLACE MACRO document_accuracy_by(
     p_grain, p_version := 'predicted', p_start := NULL, p_end := NULL
@@ -25,6 +26,7 @@ CREATE OR REPLACE VIEW document_accuracy AS
 
 -- Sections of the judged versions: section k covers pages [page_k, page_k+1) (the last runs
 -- to the end) and is correct when every evaluated atom on those pages is (vacuously true).
+-- An atom without coordinates, and the occurrence -1 row of an empty list, is on page 0.
 CREATE OR REPLACE MACRO section_evaluations(p_version := 'predicted') AS TABLE
     WITH judged_sections AS (
         SELECT

@@ -40,7 +40,8 @@ CREATE OR REPLACE VIEW stp_daily AS
     FROM stp_by('day');
 
 -- Per-field STP, as the vendor counts it: documents with no flagged atom of that field in
--- their prediction, out of every document.
+-- their prediction, out of every document. A field predicted as `[]` (occurrence -1 row)
+-- is never flagged; true STP reads document_evaluations, where such a field is correct.
 CREATE OR REPLACE MACRO field_stp_by(p_grain, p_start := NULL, p_end := NULL) AS TABLE
     WITH docs AS (
         SELECT inbox_id, cf_period_start(p_grain, receive_time) AS period_start, count(*) AS total

@@ -1,7 +1,9 @@
 -- automation_blockers: what kept documents from going straight through. For each document
 -- flagged for review and each field with a flagged atom in its prediction: `missing` when a
 -- flagged atom is empty (a mandatory field not found), `low_confidence` when a flagged atom
--- has a value (confidence under the inbox threshold). Counts are documents.
+-- has a value (confidence under the inbox threshold). Counts are documents. A field
+-- predicted as `[]` (occurrence -1 row, flagged NULL) blocks nothing, like an unflagged
+-- empty atom.
 
 CREATE OR REPLACE MACRO blocker_reasons(p_start := NULL, p_end := NULL) AS TABLE
     SELECT

@@ -2,6 +2,7 @@
 -- field, over the judged versions' atoms that carry a confidence. `*_at_or_above` answer the
 -- threshold question: had the inbox threshold been `confidence_from`, the atoms that would
 -- have passed are `share_at_or_above` of all, and `accuracy_at_or_above` of them were right.
+-- Placeholder atoms and the occurrence -1 rows of empty lists carry no confidence: no bucket.
 
 CREATE OR REPLACE MACRO confidence_calibration_by(
     p_bucket := 10, p_version := 'predicted', p_start := NULL, p_end := NULL

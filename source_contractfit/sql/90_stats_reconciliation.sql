@@ -4,7 +4,9 @@
 -- stats for fewer days than the documents is not a difference. A metric the vendor lists
 -- for a day we have no rows for counts as 0 (counts) or NULL (rates). `matches` allows a
 -- relative 1e-9 for floating-point sums (processing means and deviations); counts and rates
--- are compared exactly. The document-side inputs are the judged `predicted` versions.
+-- are compared exactly. The document-side inputs are the judged `predicted` versions. A
+-- field the server evaluated as `[]` rather than as a placeholder atom is the occurrence -1
+-- row of `fields`, a tn in both tn and count, so either form of the server reconciles.
 
 CREATE OR REPLACE VIEW stats_reconciliation AS
 WITH vendor_wide AS (
@@ -136,7 +138,13 @@ ours AS (
         GROUP BY ALL
     ) UNPIVOT INCLUDE NULLS (value FOR metric IN (documents, pages))
 ),
-covered AS (SELECT DISTINCT inbox_id, day, stream FROM vendor),
+-- What the vendor reported: a day of a stream, and for volume the status too (a server
+-- may not support every status; one it refused has no rows and is not compared).
+covered AS (
+    SELECT DISTINCT inbox_id, day, stream,
+        CASE WHEN stream = 'stats_volume' THEN breakdown END AS status
+    FROM vendor
+),
 compared AS (
     SELECT
         coalesce(v.inbox_id, o.inbox_id) AS inbox_id,
@@ -154,7 +162,11 @@ compared AS (
         END AS ours,
         v.value AS vendor
     FROM vendor AS v
-    FULL OUTER JOIN (SELECT ours.* FROM ours SEMI JOIN covered USING (inbox_id, day, stream)) AS o
+    FULL OUTER JOIN (
+        SELECT ours.* FROM ours SEMI JOIN covered AS c
+            ON c.inbox_id = ours.inbox_id AND c.day = ours.day AND c.stream = ours.stream
+            AND (c.status IS NULL OR c.status = ours.breakdown)
+    ) AS o
         ON o.inbox_id = v.inbox_id AND o.day = v.day AND o.stream = v.stream
         AND o.breakdown = v.breakdown AND o.field_name = v.field_name AND o.metric = v.metric
 )
