@@ -303,11 +303,11 @@ CASES: list[Case] = [
     ),
     (
         "base_url unreachable",
-        lambda e: key("http://127.0.0.1:9/api", max_retry_seconds=1),
+        lambda e: key("http://127.0.0.1:9/api"),
         INBOXES,
         None,
-        TRANSIENT,
-        r"re:GET /inboxes failed after \d+ attempt\(s\) over [\d.]+s: connection problem \(ConnectError: \[Errno 111\] Connection refused\)\. The Contract\.fit API is unavailable or rate-limiting; try again later\.",
+        CONFIG,
+        "Could not connect to http://127.0.0.1:9/api (connection refused): check 'base_url' (host and port).",
     ),
     (
         "a page that is not JSON",

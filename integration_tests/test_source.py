@@ -119,7 +119,7 @@ def check_failure_cases(emulator: Emulator) -> list[tuple[str, dict[str, object]
         (
             "nothing listening",
             api_key_config(f"http://127.0.0.1:{free_port()}/api", max_retry_seconds=1),
-            "connection problem",
+            "Could not connect to http://127.0.0.1:",
         ),
         ("base url without /api", api_key_config(root + "/v2"), "does not look like"),
         ("inbox that does not exist", api_key_config(base, inbox_ids=["0" * 24]), "does not exist"),

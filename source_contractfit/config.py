@@ -48,6 +48,7 @@ class ConnectorConfig:
     checkpoint_interval: int = 1000
     request_timeout_seconds: float = 60.0
     max_retry_seconds: float = 300.0
+    max_response_mb: int = 256
     ca_bundle: str | None = None
     allow_insecure_http: bool = False
     fail_on_forbidden_inbox: bool = False
@@ -68,6 +69,7 @@ class ConnectorConfig:
             checkpoint_interval=_integer(raw, "checkpoint_interval", 1000, 1, 1_000_000),
             request_timeout_seconds=_number(raw, "request_timeout_seconds", 60.0, 1.0, 3600.0),
             max_retry_seconds=_number(raw, "max_retry_seconds", 300.0, 0.0, 86_400.0),
+            max_response_mb=_integer(raw, "max_response_mb", 256, 1, 4096),
             ca_bundle=_ca_bundle(raw.get("ca_bundle")),
             allow_insecure_http=_boolean(raw, "allow_insecure_http", False),
             fail_on_forbidden_inbox=_boolean(raw, "fail_on_forbidden_inbox", False),

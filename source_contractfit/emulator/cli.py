@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -45,9 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--faults",
         default=",".join(DEFAULT_KINDS),
-        help="comma-separated: 429,500,502,503,504,drop,slow,truncate",
+        help="comma-separated: 429,500,502,503,504,drop,slow,truncate, and the hostile "
+        "cut,trickle,oversize,gzip_bomb (not in the default)",
     )
     parser.add_argument("--fault-seed", type=int, default=1)
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=2.0,
+        help="the delay of `slow`, and between two bytes of `trickle`",
+    )
+    parser.add_argument(
+        "--oversize-mb", type=int, default=300, help="body size of the `oversize` fault"
+    )
+    parser.add_argument(
+        "--bomb-mb", type=int, default=1024, help="inflated size of the `gzip_bomb` fault"
+    )
     parser.add_argument(
         "--cache-mb", type=int, default=1536, help="budget for cached serialized documents"
     )
@@ -129,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--variant: {exc}")
     if args.inboxes < 1 or args.documents < 0 or args.days < 1:
         parser.error("--inboxes and --days must be >= 1, --documents >= 0")
+    if args.oversize_mb < 1 or args.bomb_mb < 1 or args.slow_seconds < 0:
+        parser.error("--oversize-mb and --bomb-mb must be >= 1, --slow-seconds >= 0")
     started = time.monotonic()
     emulator = Emulator(
         seed=args.seed,
@@ -145,6 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache_mb=args.cache_mb,
         prefill=args.prefill,
         variants=variants,
+    )
+    faults = emulator.core.faults
+    faults.configure(
+        dataclasses.replace(
+            faults.config,
+            slow_seconds=args.slow_seconds,
+            oversize_mb=args.oversize_mb,
+            bomb_mb=args.bomb_mb,
+        )
     )
     gc.freeze()  # the generated tenant lives until exit: keep it out of GC passes
     elapsed = time.monotonic() - started

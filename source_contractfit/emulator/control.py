@@ -181,9 +181,13 @@ def faults(core: Core, body: Body, query: dict[str, str]) -> Body:
         retry_after=int(body.get("retry_after", current.retry_after)),
         slow_seconds=float(body.get("slow_seconds", current.slow_seconds)),
         paths=tuple(p if p.startswith("/") else "/" + p for p in paths) if paths else None,
+        oversize_mb=int(body.get("oversize_mb", current.oversize_mb)),
+        bomb_mb=int(body.get("bomb_mb", current.bomb_mb)),
     )
     if not 0.0 <= config.rate <= 1.0:
         raise bad_request("rate must be within [0, 1]")
+    if config.oversize_mb < 1 or config.bomb_mb < 1:
+        raise bad_request("oversize_mb and bomb_mb must be >= 1")
     core.faults.configure(config)
     return {"faults": config.body()}
 
@@ -391,6 +395,8 @@ class EmulatorControl:
         retry_after: int | None = None,
         slow_seconds: float | None = None,
         paths: list[str] | None = None,
+        oversize_mb: int | None = None,
+        bomb_mb: int | None = None,
     ) -> Body:
         body = self._clean(
             rate=rate,
@@ -399,6 +405,8 @@ class EmulatorControl:
             retry_after=retry_after,
             slow_seconds=slow_seconds,
             paths=paths,
+            oversize_mb=oversize_mb,
+            bomb_mb=bomb_mb,
         )
         return self._call("POST", "/faults", body)["faults"]
 

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import random
 import threading
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "slow", "truncate")
+# The hostile kinds (`cut` .. `gzip_bomb`) look like success; they are never defaults.
+FAULT_KINDS = (
+    "429", "500", "502", "503", "504", "drop", "slow", "truncate",
+    "cut", "trickle", "oversize", "gzip_bomb",
+)  # fmt: skip
 DEFAULT_KINDS = ("429", "500", "502", "503", "drop", "slow", "truncate")
+MIB = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -23,8 +30,10 @@ class FaultConfig:
     kinds: tuple[str, ...] = DEFAULT_KINDS
     seed: int = 1
     retry_after: int = 1
-    slow_seconds: float = 2.0
+    slow_seconds: float = 2.0  # `slow`: the delay; `trickle`: the delay between bytes
     paths: tuple[str, ...] | None = None  # prefixes under /api, e.g. "/inboxes"
+    oversize_mb: int = 300  # `oversize`: the size of the body
+    bomb_mb: int = 1024  # `gzip_bomb`: the size of the body once inflated
 
     def body(self) -> dict[str, Any]:
         return {
@@ -34,7 +43,42 @@ class FaultConfig:
             "retry_after": self.retry_after,
             "slow_seconds": self.slow_seconds,
             "paths": list(self.paths) if self.paths is not None else None,
+            "oversize_mb": self.oversize_mb,
+            "bomb_mb": self.bomb_mb,
         }
+
+
+# A valid JSON page of any exact size: `{"results":[0,0,...,0]}`, padded with one space.
+_HEAD, _TAIL = b'{"results":[', b"0]}"
+_ZEROS = b"0," * (MIB // 2)  # 1 MiB of array items
+
+
+def oversize_chunks(size: int) -> Iterator[bytes]:
+    """The body of `oversize`: exactly `size` bytes (>= 16) of valid JSON, in 1 MiB chunks,
+    never built whole."""
+    yield _HEAD
+    middle = size - len(_HEAD) - len(_TAIL)
+    full, rest = divmod(middle, len(_ZEROS))
+    for _ in range(full):
+        yield _ZEROS
+    yield b"0," * (rest // 2) + b" " * (rest % 2) + _TAIL
+
+
+_bombs: dict[int, bytes] = {}
+_bombs_lock = threading.Lock()
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A gzip member that inflates to `size` bytes of `oversize_chunks(size)`: about a
+    thousandth of that compressed. Computed once per size (1 GiB: ~2 s) and cached."""
+    with _bombs_lock:
+        cached = _bombs.get(size)
+        if cached is None:
+            packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip wrapper
+            parts = [packer.compress(chunk) for chunk in oversize_chunks(size)]
+            parts.append(packer.flush())
+            cached = _bombs[size] = b"".join(parts)
+        return cached
 
 
 def parse_kinds(kinds: Any) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 Built on the standard library's ThreadingHTTPServer (one thread per connection);
 responses are written in one `sendall` with an exact Content-Length, and Nagle is off
-so small responses on a kept-alive connection are not delayed.
+so small responses on a kept-alive connection are not delayed. The hostile faults
+(`trickle`, `oversize`) write theirs piece by piece, still with an exact Content-Length.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import email.utils
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +25,7 @@ from . import control
 from .api import Request, match
 from .core import Core
 from .errors import ApiError
+from .faults import MIB, gzip_bomb, oversize_chunks
 
 API_PREFIX = "/api"
 CONTROL_PREFIX = "/_control"
@@ -95,6 +98,21 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return b""
         return self.rfile.read(size) if size > 0 else b""
 
+    def _head(self, status: int, length: int, extra: dict[str, str] | None, close: bool) -> bytes:
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            "Content-Type: application/json",
+            f"Content-Length: {length}",
+            # The virtual clock's present, as a real server states its own (RFC 9110).
+            f"Date: {email.utils.formatdate(self.server.core.clock.now() / 1e6, usegmt=True)}",
+        ]
+        for name, value in (extra or {}).items():
+            lines.append(f"{name}: {value}")
+        if self.close_connection or close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
     def _send(
         self,
         status: int,
@@ -102,19 +120,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         extra: dict[str, str] | None = None,
         truncate: bool = False,
     ) -> None:
-        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
-        lines = [
-            f"HTTP/1.1 {status} {reason}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-            # The virtual clock's present, as a real server states its own (RFC 9110).
-            f"Date: {email.utils.formatdate(self.server.core.clock.now() / 1e6, usegmt=True)}",
-        ]
-        for name, value in (extra or {}).items():
-            lines.append(f"{name}: {value}")
-        if self.close_connection or truncate:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        head = self._head(status, len(body), extra, truncate)
         payload = body[: len(body) // 2] if truncate else body
         if self.command == "HEAD":
             payload = b""
@@ -127,6 +133,31 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_WR)  # FIN after the half body
+
+    def _send_trickle(
+        self, status: int, body: bytes, extra: dict[str, str] | None, seconds: float
+    ) -> None:
+        """The `trickle` fault: the real answer, its body one byte every `seconds`."""
+        try:
+            self.wfile.write(self._head(status, len(body), extra, False))
+            if self.command == "HEAD":
+                return
+            for index in range(len(body)):  # ends early when the client goes away
+                time.sleep(seconds)
+                self.wfile.write(body[index : index + 1])
+        except OSError:
+            self.close_connection = True
+
+    def _send_chunks(self, size: int, chunks: Iterator[bytes]) -> None:
+        """A 200 of exactly `size` bytes, written chunk by chunk (never built whole)."""
+        try:
+            self.wfile.write(self._head(200, size, None, False))
+            if self.command == "HEAD":
+                return
+            for chunk in chunks:  # ends early when the client goes away
+                self.wfile.write(chunk)
+        except OSError:
+            self.close_connection = True
 
     # ------------------------------------------------------------ dispatch
 
@@ -167,10 +198,24 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 core.count(method, template, "drop")
                 self.close_connection = True
                 return
+            if fault == "oversize":
+                core.count(method, template, fault)
+                size = core.faults.config.oversize_mb * MIB
+                self._send_chunks(size, oversize_chunks(size))
+                self.close_connection = True  # a client that refused it hangs up mid-body
+                return
+            if fault == "gzip_bomb":
+                core.count(method, template, fault)
+                bomb = gzip_bomb(core.faults.config.bomb_mb * MIB)
+                self._send(200, bomb, {"Content-Encoding": "gzip"})
+                self.close_connection = True
+                return
             if fault == "slow":
                 time.sleep(core.faults.config.slow_seconds)
             elif fault == "truncate":
                 truncate = True
+            elif fault in ("cut", "trickle"):
+                pass  # the handler answers; the answer is spoiled below
             else:
                 status = _FAULT_STATUS[fault]
                 core.count(method, template, fault)
@@ -194,7 +239,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             status, payload, extra = exc.status, error_body(exc.message), exc.headers or None
         except Exception as exc:  # a bug in a handler: answer 500, keep serving
             status, payload = 500, error_body(f"Internal Server Error: {exc!r}")
-        core.count(method, template, "truncate" if truncate else str(status))
+        cut = fault == "cut" and status == 200
+        if truncate or cut or fault == "trickle":
+            core.count(method, template, str(fault))
+        else:
+            core.count(method, template, str(status))
         if status == 200:
             core.after_request(path, params.get("inbox_id") or params.get("scope"))
+        if cut:  # a prefix, announced as the whole body: complete, yet not JSON
+            payload = payload[: len(payload) // 2]
+        if fault == "trickle":
+            self._send_trickle(status, payload, extra, core.faults.config.slow_seconds)
+            return
         self._send(status, payload, extra, truncate=truncate)
