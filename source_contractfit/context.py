@@ -7,19 +7,29 @@ import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from .client import ContractfitClient
 from .config import ConnectorConfig
-from .errors import ConfigError, NotFoundError, PermissionDeniedError, ResponseFormatError
+from .errors import (
+    BaseUrlError,
+    ConfigError,
+    ContractfitError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResponseFormatError,
+)
+from .timeutil import utcnow
 
 logger = logging.getLogger("source_contractfit.context")
+MAX_SERVER_AHEAD = timedelta(days=1)
 T = TypeVar("T")
 
 
-def not_the_api_root(request: str, base_url: str) -> ConfigError:
+def not_the_api_root(request: str, base_url: str) -> BaseUrlError:
     """The error for a 404 on a path every tenant has: base_url points somewhere else."""
-    return ConfigError(
+    return BaseUrlError(
         f"{request} answered 404: 'base_url' ({base_url}) does not look like the "
         "Contract.fit API root (it usually ends in /api)."
     )
@@ -63,6 +73,18 @@ class ReadContext:
         with self._memo_lock:
             return cast(T, self._memo.setdefault(key, value))
 
+    def present(self) -> datetime:
+        """The server's present: its latest `Date` header, or our clock when it sends none.
+
+        Cursors and "today" follow the server, whose data they describe; a `Date` more
+        than `MAX_SERVER_AHEAD` ahead of our clock is not believed.
+        """
+        ours = utcnow()
+        theirs = self.client.server_time()
+        if theirs is None:
+            return ours
+        return min(theirs, ours + MAX_SERVER_AHEAD)
+
     def executor(self) -> ThreadPoolExecutor:
         """Threads for independent requests (documents by id, days of stats)."""
         if self._executor is None:
@@ -79,7 +101,11 @@ class ReadContext:
     def inboxes(self) -> list[dict[str, Any]]:
         """Inboxes to read: all visible ones, or those of `inbox_ids` (checked to exist)."""
         if self._inboxes is None:
-            self._inboxes = self._resolve_inboxes()
+            try:
+                self._inboxes = self._resolve_inboxes()
+            except ContractfitError as error:
+                error.stops_run = True  # every inbox-partitioned stream needs the list
+                raise
         return self._inboxes
 
     def _resolve_inboxes(self) -> list[dict[str, Any]]:

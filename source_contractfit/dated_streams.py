@@ -11,6 +11,8 @@ the last day fully emitted:
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,12 +22,14 @@ from .concurrency import PartitionDone, interleave, prefetch_map
 from .context import Checkpoint, Item, ReadContext, Record
 from .daily_stats import ENDPOINTS, DailyEndpoint, Row
 from .documents import receive_time_of
-from .errors import ConfigError, PermissionDeniedError
+from .errors import BadRequestError, ConfigError, PermissionDeniedError
 from .state import STATE_VERSION
 from .streams import StreamDef
-from .timeutil import UTC, format_datetime, utcnow
+from .timeutil import UTC, format_datetime
 
+logger = logging.getLogger("source_contractfit.dated_streams")
 MAX_WINDOW_DAYS = 31
+_REFUSE_LOCK = threading.Lock()
 
 
 def parse_dated_state(stream: str, blob: Mapping[str, Any] | None) -> dict[str, date]:
@@ -106,9 +110,18 @@ def _fetch_window(
     path = endpoint.path.format(inbox_id=inbox_id)
     scope = {} if "{inbox_id}" in endpoint.path else {"inbox_id": inbox_id}
     by_day: dict[str, list[Row]] = {day.isoformat(): [] for day in days}
+    refused = _refused_variants(ctx, endpoint)
     for variant in endpoint.variants:
+        if _key(variant) in refused:
+            continue
         params = {**endpoint.params, **variant, **scope, **_bounds(days[0], len(days))}
-        body = ctx.client.get_json(path, params)
+        try:
+            body = ctx.client.get_json(path, params)
+        except BadRequestError as error:
+            if "not supported" not in error.message.lower():
+                raise
+            _refuse(ctx, endpoint, refused, variant, error)
+            continue
         seen = set()
         for row in endpoint.flatten(inbox_id, "", body):
             if row["date"] in by_day:
@@ -121,13 +134,43 @@ def _fetch_window(
     return [(day, by_day[day.isoformat()]) for day in days]
 
 
+def _key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(variant.items()))
+
+
+def _refused_variants(ctx: ReadContext, endpoint: DailyEndpoint) -> set[tuple[Any, ...]]:
+    """Variants (e.g. volume statuses) this server refused as "Not Supported" in this sync."""
+    return ctx.memo(("refused_variants", endpoint.path), set)
+
+
+def _refuse(
+    ctx: ReadContext,
+    endpoint: DailyEndpoint,
+    refused: set[tuple[Any, ...]],
+    variant: Mapping[str, str],
+    error: BadRequestError,
+) -> None:
+    """API.md does not list the volume statuses; a status the server refuses with 400
+    "Not Supported" is dropped for the rest of the run, with one warning naming it."""
+    with _REFUSE_LOCK:
+        if _key(variant) in refused:
+            return
+        refused.add(_key(variant))
+    named = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()))
+    logger.warning(
+        "GET /%s does not support %s (%s); it is skipped for the rest of this sync.",
+        endpoint.path, named, error.message,
+    )  # fmt: skip
+
+
 def read_dated_stream(
     stream: StreamDef, ctx: ReadContext, blob: Mapping[str, Any] | None
 ) -> Iterator[Item]:
     config = ctx.config
     endpoint = ENDPOINTS[stream.name]
     cursors = parse_dated_state(stream.name, blob)
-    today = utcnow().date()
+    inboxes = ctx.inboxes()
+    today = ctx.present().date()  # the server's today: it has no stats after it
     floor = config.start_date.date() if config.start_date else None
 
     def partition(inbox: dict[str, Any]) -> Iterator[tuple[date, list[Row]]]:
@@ -161,7 +204,7 @@ def read_dated_stream(
             ctx.skip_inbox(inbox_id, "forbidden for these credentials (403)")
 
     since_checkpoint = 0
-    work = [(inbox["id"], lambda i=inbox: partition(i)) for inbox in ctx.inboxes()]
+    work = [(inbox["id"], lambda i=inbox: partition(i)) for inbox in inboxes]
     for item in interleave(work, config.max_concurrency):
         if isinstance(item, PartitionDone):
             yield Checkpoint(stream.name, dated_blob(cursors))

@@ -33,6 +33,11 @@ logger = logging.getLogger("source_contractfit.document_family")
 # Reviews are looked for up to a day past our own clock: a server clock running ahead of
 # ours must not hide a review. The next sync starts again from our clock minus lookback.
 CLOCK_SKEW_MARGIN = timedelta(days=1)
+# A cursor never passes the server's present (ReadContext.present) plus this margin. A
+# document received later than that (a clock error on the server, a bad import) is emitted,
+# but the cursor stays before it, so documents that arrive meanwhile are still read; it is
+# read again by every sync until the present reaches it (the sinks keep it once).
+FUTURE_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ def read_document_family(
             yield Checkpoint(stream.name, states[stream.name].to_blob())
 
     since_checkpoint = 0
+    warned_future: set[str] = set()
     work = [(inbox_id, lambda i=inbox_id: partition(i)) for inbox_id in plans]
     for item in interleave(work, config.max_concurrency):
         if isinstance(item, PartitionDone):
@@ -158,11 +164,24 @@ def read_document_family(
         inbox_id, event = item
         if isinstance(event, WalkedDocument):
             stamps = version_stamps(event.document, horizon)
+            latest = ctx.present() + FUTURE_MARGIN
+            future = event.receive_time > latest
+            if future and inbox_id not in warned_future:
+                warned_future.add(inbox_id)
+                logger.warning(
+                    "Inbox %s: document %s was received at %s, after the server's present "
+                    "plus %s (%s). It is emitted, but the cursor stays before it so that "
+                    "documents arriving meanwhile are still read; every sync reads it again "
+                    "until then.",
+                    inbox_id, event.document_id, format_datetime(event.receive_time),
+                    FUTURE_MARGIN, format_datetime(latest),
+                )  # fmt: skip
             for stream in streams:
                 inbox_state = states[stream.name].inbox(inbox_id)
                 if inbox_state.position.seen(event.receive_time, event.document_id):
                     continue
-                inbox_state.position.advance(event.receive_time, event.document_id)
+                if not future:
+                    inbox_state.position.advance(event.receive_time, event.document_id)
                 inbox_state.remember(event.document_id, stamps)
                 since_checkpoint += yield from _emit(stream, event.document)
         elif isinstance(event, ReviewedDocument):

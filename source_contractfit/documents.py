@@ -6,6 +6,13 @@ request asks for page 1 from the last `receive_time` seen (inclusive), and skips
 already emitted at exactly that instant. A run of documents sharing one `receive_time`
 that fills a whole page cannot be walked that way, so that instant is isolated in a
 one-microsecond window and paged in id order with overlapping, verified fetches.
+
+The walk is exact only if the server keeps what it relies on, so every page is checked
+before any of its documents is handed out: ascending by (receive_time, id), inside the
+window asked for, and bringing something new. A server that breaks this (one that ignores
+`order_by` and answers newest first, API.md's default, or repeats a page whatever `page`
+asks) fails the stream with a `ResponseFormatError` saying so; what was handed out before
+is a verified prefix, so no cursor ever passes a document that was not emitted.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from .timeutil import ONE_MICROSECOND, format_datetime, parse_datetime
 
 logger = logging.getLogger("source_contractfit.documents")
 ORDER_ASCENDING = "receive_time,id"
+MAX_IDLE_PAGES = 3
 
 
 @dataclass
@@ -98,12 +106,15 @@ def walk_inbox_stamped(
     consumer right after receiving a document covers that document.
     """
     path = f"inboxes/{inbox_id}/paginated"
+    # Two documents per page at least: the order of a one-document page cannot be checked.
+    per_page = max(per_page, 2)
     while True:
+        start = position.receive_time
         params: dict[str, str | int | bool | None] = {
             "order_by": ORDER_ASCENDING,
             "per_page": per_page,
             "page": 1,
-            "start_receive_date": _fmt(position.receive_time),
+            "start_receive_date": _fmt(start),
             "end_receive_date": _fmt(end),
         }
         results = expect_page(client.get_json(path, params), path)
@@ -112,20 +123,59 @@ def walk_inbox_stamped(
         stamped: list[Stamped] = [
             (receive_time_of(d, path), document_id_of(d, path), d) for d in results
         ]
+        check_page(path, stamped, start, end, ORDER_ASCENDING)
         first_time, last_time = stamped[0][0], stamped[-1][0]
-        if position.receive_time is not None and first_time < position.receive_time:
-            raise ResponseFormatError(
-                f"GET /{path} returned documents before start_receive_date; the server "
-                "does not honour the window, so a drift-proof read is impossible."
-            )
         if len(results) >= per_page and first_time == last_time:
             yield from _walk_tie_group(client, path, first_time, position, per_page)
             # Everything at this instant is read; the next window starts just after it.
             position.receive_time, position.ids_at = first_time + ONE_MICROSECOND, set()
             continue
+        before = (position.receive_time, len(position.ids_at))
         yield from _unseen(position, stamped)
         if len(results) < per_page:
             return
+        if (position.receive_time, len(position.ids_at)) == before:
+            raise no_progress(path, "a full page of documents the walk had already read")
+
+
+def check_page(
+    path: str,
+    stamped: list[Stamped],
+    start: datetime | None,
+    end: datetime | None,
+    order_by: str,
+) -> None:
+    """Raise unless the page is strictly ascending by (receive_time, id) and in [start, end).
+
+    (In a one-instant tie window all times are equal, so this is id order there.)
+    """
+    previous: tuple[datetime, str] | None = None
+    for doc_time, doc_id, _ in stamped:
+        if (start is not None and doc_time < start) or (end is not None and doc_time >= end):
+            raise ResponseFormatError(
+                f"GET /{path} returned document {doc_id} received at {format_datetime(doc_time)}, "
+                f"outside the window asked for [{_fmt(start)}, {_fmt(end)}); the server does not "
+                "honour the window (start_receive_date, end_receive_date), so this stream "
+                "cannot be read exactly. Nothing after the last verified document was "
+                "checkpointed."
+            )
+        if previous is not None and (doc_time, doc_id) <= previous:
+            raise ResponseFormatError(
+                f"GET /{path} does not keep order_by={order_by}: document {doc_id} "
+                f"({format_datetime(doc_time)}) comes after {previous[1]} "
+                f"({format_datetime(previous[0])}). The walk needs ascending pages to read a "
+                "live inbox exactly, so this stream stops here; nothing after the last "
+                "verified document was checkpointed."
+            )
+        previous = (doc_time, doc_id)
+
+
+def no_progress(path: str, what: str) -> ResponseFormatError:
+    """The error for a paging loop whose page brought nothing new: stop, never spin."""
+    return ResponseFormatError(
+        f"GET /{path} answered {what}: the server repeats pages instead of paging, so the "
+        "walk stops rather than loop. Nothing after the last new document was checkpointed."
+    )
 
 
 def _walk_tie_group(
@@ -150,18 +200,34 @@ def _walk_tie_group(
     }
     covered_end = 0  # positions [0, covered_end) are read, as of the last fetch
     last_id: str | None = None
+    frontier: str | None = None  # the highest id any accepted page reached
     margin = 0
+    # Accepted full pages in a row that reached no further than `frontier` without a gap
+    # having sent us back: a shift under inserts explains one or two, a server that
+    # answers the same page whatever `page` asks explains more.
+    idle = 0
+    stepped_back = False
     while True:
         start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
-        body = client.get_json(path, {**window, "per_page": size, "page": start // size + 1})
+        page = start // size + 1
+        body = client.get_json(path, {**window, "per_page": size, "page": page})
         results = expect_page(body, path)
-        ids = [document_id_of(document, path) for document in results]
+        stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
+        check_page(path, stamped, instant, instant + ONE_MICROSECOND, "id")
+        ids = [doc_id for _, doc_id, _ in stamped]
         if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
             margin = 2 * margin + size  # a gap may hide documents: step further back
+            stepped_back = True
             continue
-        yield from _unseen(position, [(instant, i, d) for i, d in zip(ids, results, strict=True)])
+        yield from _unseen(position, stamped)
         if len(results) < size:
             return
+        if frontier is None or ids[-1] > frontier:
+            frontier, idle, stepped_back = ids[-1], 0, False
+        elif not stepped_back:
+            idle += 1
+            if idle >= MAX_IDLE_PAGES:
+                raise no_progress(path, f"page {page} again and again with no new document")
         covered_end, last_id = start + size, ids[-1]
         margin = max(margin // 2, 1)
 

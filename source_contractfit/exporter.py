@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from .client import ContractfitClient
 from .config import ConnectorConfig
 from .context import Checkpoint, ReadContext, Record
 from .engine import plan, read_unit
-from .errors import ConfigError, ContractfitError, FailureKind
+from .errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from .normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
 from .progress import Progress
 from .redact import RedactingFilter, Redactor
@@ -47,6 +48,8 @@ class ExportResult:
     requests: int = 0
     drift: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
+    # Streams that failed while the others were exported; the run then exits non-zero.
+    failed: ContractfitError | None = None
 
 
 def load_config(path: str) -> ConnectorConfig:
@@ -116,13 +119,26 @@ class Exporter:
             for sink in self.sinks:
                 sink.reset(set(TABLES))
         sequence, states = self._starting_state()
+        failures: dict[str, ContractfitError] = {}
+        drift: Counter[str] = Counter()
         with ContractfitClient(self.config) as client:
             context = ReadContext(self.config, client)
             projects = {i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")}
-            normalizer = Normalizer(inbox_projects=projects)
             try:
                 for unit in plan(self.streams):
-                    sequence = self._read(unit, context, normalizer, states, sequence)
+                    # One normalizer per unit: a failed unit's buffered rows are dropped
+                    # with it, never committed as if the stream were complete.
+                    normalizer = Normalizer(inbox_projects=projects)
+                    try:
+                        sequence = self._read(unit, context, normalizer, states, sequence)
+                    except ContractfitError as error:
+                        if error.stops_run:
+                            raise
+                        names = ", ".join(s.name for s in unit)
+                        logger.warning("Stream(s) %s failed: %s", names, error.message)
+                        failures.update(dict.fromkeys((s.name for s in unit), error))
+                    drift.update(normalizer.drift)
+                    self.result.rejected += normalizer.rejected
             finally:
                 context.close()
             self.result.requests = client.stats.requests
@@ -130,8 +146,9 @@ class Exporter:
             if isinstance(sink, ParquetSink):
                 sink.compact()
         self.result.seconds = time.monotonic() - started
-        self.result.drift = dict(normalizer.drift)
-        self.result.rejected = normalizer.rejected
+        self.result.drift = dict(drift)
+        if failures:
+            self.result.failed = failed_streams(failures, len(self.streams))
         return self.result
 
     def _read(
@@ -219,6 +236,9 @@ def run_export(
             sink.close()
     if not quiet:
         print_summary(result)
+    if result.failed is not None:
+        print(f"contractfit export: {redactor.mask(result.failed.message)}", file=sys.stderr)
+        return EXIT_CODES[result.failed.kind]
     return 0
 
 

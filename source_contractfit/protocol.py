@@ -29,7 +29,7 @@ from .client import ContractfitClient
 from .config import ConnectorConfig
 from .context import Checkpoint, ReadContext, Record
 from .engine import plan, read_unit
-from .errors import ConfigError, ContractfitError, FailureKind
+from .errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from .redact import RedactingFilter, Redactor
 from .streams import STREAMS, STREAMS_BY_NAME, StreamDef
 
@@ -75,12 +75,24 @@ def read_events(
     blobs: Mapping[str, Any],
     logger: logging.Logger,
 ) -> Iterator[Event]:
-    """The whole read as events; a ContractfitError propagates after INCOMPLETE statuses."""
+    """The whole read as events.
+
+    A stream's own error marks it INCOMPLETE and the next streams are still read; at the
+    end one `StreamsFailed` names every failed stream. An error that concerns the whole
+    run (credentials, base URL: `stops_run`) propagates at once.
+    """
+    failures: dict[str, ContractfitError] = {}
     with ContractfitClient(config) as client:
         context = ReadContext(config, client)
         try:
             for unit in plan(selected):
-                yield from _unit_events(unit, context, blobs, logger)
+                try:
+                    yield from _unit_events(unit, context, blobs, logger)
+                except ContractfitError as error:
+                    if error.stops_run:
+                        raise
+                    logger.warning("Stream(s) %s failed: %s", _names(unit), error.message)
+                    failures.update(dict.fromkeys((s.name for s in unit), error))
         finally:
             context.close()
         logger.info(
@@ -89,6 +101,12 @@ def read_events(
             client.stats.retries,
             client.stats.logins,
         )
+    if failures:
+        raise failed_streams(failures, len(selected))
+
+
+def _names(unit: list[StreamDef]) -> str:
+    return ", ".join(stream.name for stream in unit)
 
 
 def _unit_events(

@@ -136,7 +136,10 @@ STREAMS: tuple[StreamDef, ...] = (
         path="inboxes/{inbox_id}/paginated",
         primary_key=(("document_id",), ("version_index",), ("field_name",), ("occurrence",)),
         reader=Reader.DOCUMENTS,
-        description="One row per annotation atom of each document version (typed values).",
+        description=(
+            "One row per annotation atom of each document version (typed values); an "
+            "empty list is one row with occurrence -1."
+        ),
         partitioned_by_inbox=True,
         derive=_normalized(_field_records),
     ),

@@ -201,3 +201,83 @@ def test_page_at_or_before_reaches_furthest() -> None:
     assert _page_at_or_before(95, 100, 100) == (95, 95)
     offset, size = _page_at_or_before(199, 200, 100)
     assert offset <= 199 and offset % size == 0 and offset + size > 200
+
+
+def _newest_first(inbox: FakeInbox) -> None:
+    """The fake ignores `order_by` and answers in API.md's default order."""
+    original = inbox.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        params = {k: v for k, v in request.url.params.items() if k != "order_by"}
+        return original(httpx.Request("GET", request.url.copy_with(params=params)))
+
+    inbox.handle = handle  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("per_page", [1, 2, 10, 100])
+def test_server_ignoring_order_by_fails_before_handing_out_a_document(per_page: int) -> None:
+    inbox = FakeInbox()
+    for k in range(25):
+        inbox.add(T0 + timedelta(seconds=k), 1)
+    _newest_first(inbox)
+    position = Position()
+    got: list[str] = []
+    from source_contractfit.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="does not keep order_by=receive_time,id"):
+        for document in walk_inbox(client_for(inbox), "i" * 24, position, per_page):
+            got.append(document["id"])
+    # Nothing was handed out, so no cursor can pass an unread document.
+    assert got == [] and position.receive_time is None
+
+
+def test_server_ignoring_order_by_in_a_tie_group_fails_clearly() -> None:
+    inbox = FakeInbox()
+    inbox.add(T0, 30)  # one instant, more than a page: the id-ordered tie walk
+    original = inbox.handle
+
+    def ids_descending(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params.items())
+        if params.get("order_by") == "id":
+            params["order_by"] = "-id"
+        return original(httpx.Request("GET", request.url.copy_with(params=params)))
+
+    inbox.handle = ids_descending  # type: ignore[method-assign]
+    from source_contractfit.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="does not keep order_by=id"):
+        walk(inbox, per_page=10)
+
+
+def test_a_tie_page_repeated_whatever_page_asks_stops_with_a_clear_error() -> None:
+    inbox = FakeInbox()
+    group = inbox.add(T0, 250)
+    original = inbox.handle
+
+    def page_one_always(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params.items())
+        params["page"] = "1"
+        return original(httpx.Request("GET", request.url.copy_with(params=params)))
+
+    inbox.handle = page_one_always  # type: ignore[method-assign]
+    position = Position()
+    got: list[str] = []
+    from source_contractfit.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="repeats pages instead of paging"):
+        for document in walk_inbox(client_for(inbox), "i" * 24, position, 100):
+            got.append(document["id"])
+    assert inbox.requests <= 6, "stopped after a bounded number of requests"
+    # What was handed out is the real first page, and the position covers exactly it.
+    assert got == sorted(group)[:100]
+    assert position.receive_time == T0 and position.ids_at == set(got)
+
+
+def test_a_full_page_of_already_read_documents_is_not_a_loop() -> None:
+    # A resumed walk inside a long tie group re-reads pages it had emitted: legitimate.
+    inbox = FakeInbox()
+    group = inbox.add(T0, 250)
+    inbox.add(T0 + timedelta(seconds=1), 3)
+    position = Position(receive_time=T0, ids_at=set(sorted(group)[:230]))
+    got = walk(inbox, per_page=50, position=position)
+    assert set(got) == set(inbox.docs) - set(sorted(group)[:230])
