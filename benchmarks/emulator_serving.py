@@ -20,7 +20,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
 
 PER_PAGE = 100
 

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
 
 FAMILY = "documents,document_versions,document_fields,document_line_items"
 MEASURE = (
     "import resource, runpy, sys\n"
     "sys.argv = ['contractfit'] + sys.argv[1:]\n"
     "try:\n"
-    "    runpy.run_module('source_contractfit.cli', run_name='__main__')\n"
+    "    runpy.run_module('source_contractfit.cli.main', run_name='__main__')\n"
     "except SystemExit as done:\n"
     "    code = done.code\n"
     "else:\n"

@@ -10,7 +10,7 @@ parsed with orjson, the documents counted, and then dropped. Prints `DOCUMENTS n
 The cyclic garbage collector is off: nothing outlives its page and nothing forms cycles,
 so reference counting frees everything, and with the default thresholds parsing a page of
 ~1,300 KB triggers collections that cost about a quarter of this loop's CPU. (The
-connector raises the thresholds for the same reason, `source_contractfit/runtime.py`; a
+connector raises the thresholds for the same reason, `source_contractfit/read/gc_tuning.py`; a
 floor that paid that tax would not be a floor.)
 """
 
@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import orjson
 
-from source_contractfit.emulator.tenant import ADMIN_API_KEY
+from contractfit_emulator.tenant import ADMIN_API_KEY
 
 
 def walk(client: httpx.Client, base_url: str, inbox: str, page_size: int) -> int:

@@ -68,8 +68,8 @@ from pathlib import Path
 
 import duckdb
 
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
+from source_contractfit.cli.demo import configured_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR_SCRIPT = REPO / "benchmarks" / "floor.py"
@@ -155,7 +155,7 @@ def floor_command(setup: Setup) -> list[str]:
 
 def export_command(setup: Setup, sink: str, target: Path) -> list[str]:
     return [
-        sys.executable, "-m", "source_contractfit.cli", "export",
+        sys.executable, "-m", "source_contractfit.cli.main", "export",
         "--config", str(setup.config), f"--{sink}", str(target),
         "--streams", "documents", "--quiet",
     ]  # fmt: skip
@@ -163,7 +163,7 @@ def export_command(setup: Setup, sink: str, target: Path) -> list[str]:
 
 def protocol_command(setup: Setup) -> list[str]:
     return [
-        sys.executable, "-m", "source_contractfit.run", "read",
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
         "--config", str(setup.config), "--catalog", str(setup.catalog),
     ]  # fmt: skip
 

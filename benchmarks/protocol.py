@@ -20,7 +20,7 @@ def protocol_read(
     would pass it to the next sync).
     """
     command = [
-        sys.executable, "-m", "source_contractfit.run", "read",
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
         "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json"),
     ]  # fmt: skip
     if state is not None:

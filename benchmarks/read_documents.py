@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import EmulatorProcess
-from source_contractfit.emulator.tenant import ADMIN_API_KEY
+from contractfit_emulator import EmulatorProcess
+from contractfit_emulator.tenant import ADMIN_API_KEY
+from source_contractfit.cli.demo import configured_catalog
 
 FIXED_NOW = "2026-01-01T00:00:00Z"
 
@@ -28,7 +28,7 @@ FIXED_NOW = "2026-01-01T00:00:00Z"
 def read_once(config_path: Path, catalog_path: Path) -> tuple[int, float, float]:
     """Returns (records, wall seconds, connector CPU seconds)."""
     command = [
-        sys.executable, "-m", "source_contractfit.run", "read",
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
         "--config", str(config_path), "--catalog", str(catalog_path),
     ]  # fmt: skip
     started = time.perf_counter()

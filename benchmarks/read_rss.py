@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
+from source_contractfit.cli.demo import configured_catalog
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
             if setting != "-":
                 name, _, value = setting.partition("=")
                 env[name] = value
-            command = [sys.executable, "-m", "source_contractfit.run", "read",
+            command = [sys.executable, "-m", "source_contractfit.airbyte.run", "read",
                        "--config", str(config), "--catalog", str(catalog)]  # fmt: skip
             started = time.perf_counter()
             child = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)

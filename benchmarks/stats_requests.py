@@ -20,9 +20,9 @@ from typing import Any
 
 from protocol import protocol_read
 
-from source_contractfit.daily_stats import ENDPOINTS
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
+from source_contractfit.cli.demo import configured_catalog
+from source_contractfit.streams.stats import ENDPOINTS
 
 DATED = list(ENDPOINTS)  # every dated stream
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from source_contractfit.protocol import read_command
+from source_contractfit.airbyte.protocol import read_command
 
 INBOX = "65f1a0aa9a1b2c3d4e5f0001"
 DOCUMENT = {

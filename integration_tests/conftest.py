@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.tenant import (
+from contractfit_emulator import Emulator
+from contractfit_emulator.tenant import (
     ADMIN_API_KEY,
     ADMIN_PASSWORD,
     ADMIN_USERNAME,

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from source_contractfit.demo import configured_catalog
+from source_contractfit.cli.demo import configured_catalog
 
 
 @dataclass
@@ -55,7 +55,7 @@ def run_source(
     state: list[dict[str, Any]] | None = None,
     timeout: float = 300,
 ) -> ProtocolRun:
-    command = [sys.executable, "-m", "source_contractfit.run", verb]
+    command = [sys.executable, "-m", "source_contractfit.airbyte.run", verb]
     if config is not None:
         (tmp / "config.json").write_text(json.dumps(config))
         command += ["--config", str(tmp / "config.json")]

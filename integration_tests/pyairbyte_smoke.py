@@ -9,7 +9,7 @@ PyAirbyte pins its own duckdb/pyarrow, so it lives in a venv of its own:
 
 import airbyte as ab
 
-from source_contractfit.emulator import ADMIN_API_KEY, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess
 
 with EmulatorProcess(seed=1, inboxes=2, documents=300) as emu:
     source = ab.get_source(

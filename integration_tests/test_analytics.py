@@ -1,4 +1,4 @@
-"""The analytics views (`source_contractfit/sql`) over a real export, against the emulator.
+"""The analytics views (`source_contractfit/analytics/sql`) over a real export and the emulator.
 
 One emulator and one full export (every stream, into DuckDB) serve the module; every view
 is compared with a number computed independently: the emulator's ground truth
@@ -31,10 +31,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from contractfit_emulator import ADMIN_API_KEY, Emulator
+from contractfit_emulator.stats import describe, quantile
+from contractfit_emulator.variants import Variants
 from source_contractfit import analytics
-from source_contractfit.emulator import ADMIN_API_KEY, Emulator
-from source_contractfit.emulator.stats import describe, quantile
-from source_contractfit.emulator.variants import Variants
 from source_contractfit.timeutil import format_datetime, parse_datetime
 
 from .conftest import api_key_config
@@ -62,7 +62,7 @@ def run_export(tmp: Path, config: dict[str, Any], duck: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "source_contractfit.cli",
+        "source_contractfit.cli.main",
         "export",
         "--config",
         str(tmp / "config.json"),

@@ -21,9 +21,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.tenant import (
+from contractfit_emulator import Emulator
+from contractfit_emulator.tenant import (
     ADMIN_API_KEY,
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -31,7 +30,8 @@ from source_contractfit.emulator.tenant import (
     VIEWER_PASSWORD,
     VIEWER_USERNAME,
 )
-from source_contractfit.exporter import run_export
+from source_contractfit.cli.demo import configured_catalog
+from source_contractfit.export.exporter import run_export
 
 from .bad_inputs import INBOX, error_of, run_read, stub_server
 

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from source_contractfit.emulator import Emulator
+from contractfit_emulator import Emulator
 
 from .conftest import api_key_config
 
@@ -28,7 +28,7 @@ def export_command(tmp: Path, config: dict[str, Any], *args: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "source_contractfit.cli",
+        "source_contractfit.cli.main",
         "export",
         "--config",
         config_path,
@@ -119,7 +119,7 @@ def truth_check(emu: Emulator, duck: Path) -> None:
 
 
 def _text(value: Any) -> str:
-    from source_contractfit.normalize import value_text
+    from source_contractfit.export.normalize import value_text
 
     return str(value_text(value))
 

@@ -25,9 +25,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from source_contractfit.daily_stats import ENDPOINTS
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.tenant import ADMIN_PASSWORD, ADMIN_USERNAME
+from contractfit_emulator import Emulator
+from contractfit_emulator.tenant import ADMIN_PASSWORD, ADMIN_USERNAME
+from source_contractfit.streams.stats import ENDPOINTS
 
 from .conftest import api_key_config
 from .test_export import duckdb_digests, parquet_digests
@@ -38,7 +38,7 @@ DATED_STREAMS = tuple(ENDPOINTS)
 
 def export(tmp: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     (tmp / "config.json").write_text(json.dumps(config))
-    command = [sys.executable, "-m", "source_contractfit.cli", "export", "--quiet"]
+    command = [sys.executable, "-m", "source_contractfit.cli.main", "export", "--quiet"]
     command += ["--config", str(tmp / "config.json"), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
@@ -201,7 +201,7 @@ def test_kill_9_at_ten_random_points_then_rerun_equals_the_clean_export(tmp_path
         (tmp_path / "config.json").write_text(json.dumps(config))
         target = ["--duckdb", str(tmp_path / "out.duckdb"), "--parquet", str(tmp_path / "pq")]
         command = [
-            sys.executable, "-m", "source_contractfit.cli", "export", "--quiet",
+            sys.executable, "-m", "source_contractfit.cli.main", "export", "--quiet",
             "--config", str(tmp_path / "config.json"), *target,
         ]  # fmt: skip
         # The kill points: seconds after each (re)start. A resumed export still takes about

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from source_contractfit.emulator import ADMIN_API_KEY, Emulator, EmulatorControl
+from contractfit_emulator import ADMIN_API_KEY, Emulator, EmulatorControl
 
 from .conftest import api_key_config
 from .helpers import catalog
@@ -56,7 +56,7 @@ def export(
     tmp: Path, config: dict[str, Any], *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     (tmp / "config.json").write_text(json.dumps(config))
-    command = [sys.executable, "-m", "source_contractfit.cli", "export", "--quiet"]
+    command = [sys.executable, "-m", "source_contractfit.cli.main", "export", "--quiet"]
     command += ["--config", str(tmp / "config.json"), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
@@ -104,7 +104,7 @@ def read_measured(
     (sampled every 10 ms; a high-water mark, so a sample after a spike still sees it)."""
     (tmp / "config.json").write_text(json.dumps(config))
     (tmp / "catalog.json").write_text(json.dumps(catalog(*streams)))
-    command = [sys.executable, "-m", "source_contractfit.run", "read"]
+    command = [sys.executable, "-m", "source_contractfit.airbyte.run", "read"]
     command += ["--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
     out, err = tmp / "stdout", tmp / "stderr"
     started = time.monotonic()
@@ -375,7 +375,7 @@ def test_the_emulator_plays_each_hostile_fault_as_documented(emu: Emulator) -> N
 
 def test_the_emulator_cli_takes_the_hostile_fault_flags(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
-    command = [sys.executable, "-m", "source_contractfit.emulator", "--port", "0",
+    command = [sys.executable, "-m", "contractfit_emulator", "--port", "0",
                "--inboxes", "1", "--documents", "5", "--days", "2", "--fault-rate", "0.5",
                "--faults", "cut,trickle,oversize,gzip_bomb", "--slow-seconds", "0.5",
                "--oversize-mb", "7", "--bomb-mb", "9", "--ready-file", str(ready)]  # fmt: skip

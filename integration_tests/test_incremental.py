@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from source_contractfit.emulator import Emulator
+from contractfit_emulator import Emulator
 from source_contractfit.timeutil import format_datetime, parse_datetime
 
 from .conftest import api_key_config
@@ -213,7 +213,7 @@ def test_kill_9_during_read_then_resume_loses_nothing(
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(DOC_STREAMS))
     command = [
-        sys.executable, "-m", "source_contractfit.run", "read",
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
         "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json"),
     ]  # fmt: skip
     emitted: list[str] = []
@@ -303,7 +303,7 @@ def test_state_file_that_is_not_json_is_a_config_error(emulator: Emulator, tmp_p
     (tmp_path / "config.json").write_text(json.dumps(api_key_config(emulator.base_url)))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog("documents", incremental=True)))
     files = {name: str(tmp_path / f"{name}.json") for name in ("config", "catalog", "state")}
-    command = [sys.executable, "-m", "source_contractfit.run", "read"]
+    command = [sys.executable, "-m", "source_contractfit.airbyte.run", "read"]
     for name, path in files.items():
         command += [f"--{name}", path]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -16,9 +16,9 @@ import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessageSerializer
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.protocol import read_command
-from source_contractfit.source import SourceContractfit
+from contractfit_emulator import Emulator
+from source_contractfit.airbyte.protocol import read_command
+from source_contractfit.airbyte.source import SourceContractfit
 
 from .conftest import api_key_config
 from .helpers import catalog, state_input

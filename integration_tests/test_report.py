@@ -25,7 +25,7 @@ CHARTS = ("chart-stp-trend", "chart-field-accuracy", "chart-calibration", "chart
 
 
 def contractfit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "source_contractfit.cli", *args]
+    command = [sys.executable, "-m", "source_contractfit.cli.main", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 

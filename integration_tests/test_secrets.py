@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from source_contractfit.demo import configured_catalog
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.tenant import ADMIN_API_KEY, ADMIN_PASSWORD, ADMIN_USERNAME
+from contractfit_emulator import Emulator
+from contractfit_emulator.tenant import ADMIN_API_KEY, ADMIN_PASSWORD, ADMIN_USERNAME
+from source_contractfit.cli.demo import configured_catalog
 
 WRONG_PASSWORD = "Wr0ng-but-still-a-Secret-42"
 JWT = re.compile(rb"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")
@@ -69,8 +69,8 @@ def test_no_command_prints_or_writes_a_secret(emu: Emulator, tmp_path: Path) -> 
         path.write_text(json.dumps(config(emu, auth, secret)))
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(configured_catalog(["documents", "users", "inboxes"])))
-    source = ("source_contractfit.run",)
-    exporter = ("source_contractfit.cli", "export", "--verbose")
+    source = ("source_contractfit.airbyte.run",)
+    exporter = ("source_contractfit.cli.main", "export", "--verbose")
     db, parquet = str(tmp_path / "out.duckdb"), str(tmp_path / "parquet")
     outputs = {
         "spec": run(tmp_path, *source, "spec"),
@@ -115,7 +115,7 @@ def test_no_command_prints_or_writes_a_secret(emu: Emulator, tmp_path: Path) -> 
             "--duckdb",
             db,
         ),  # fmt: skip
-        "report": run(tmp_path, "source_contractfit.cli", "report", "--duckdb", db),
+        "report": run(tmp_path, "source_contractfit.cli.main", "report", "--duckdb", db),
     }
     # The runs really did authenticate, fail and log (else the grep proves nothing).
     assert b'"type":"RECORD"' in outputs["read token"]

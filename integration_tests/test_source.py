@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.tenant import (
+from contractfit_emulator import Emulator
+from contractfit_emulator.tenant import (
     ADMIN_API_KEY,
     ADMIN_PASSWORD,
     VIEWER_API_KEY,
@@ -141,7 +141,7 @@ def test_check_reports_each_failure_clearly(emulator: Emulator, tmp_path: Path) 
     # is covered by the CDK suite's invalid_config scenario and the subprocess case below.
     import logging
 
-    from source_contractfit.source import SourceContractfit
+    from source_contractfit.airbyte.source import SourceContractfit
 
     logger = logging.getLogger("test")
     for label, config, fragment in check_failure_cases(emulator):

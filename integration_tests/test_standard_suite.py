@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from source_contractfit.source import SourceContractfit
+from source_contractfit.airbyte.source import SourceContractfit
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from source_contractfit.daily_stats import ENDPOINTS
-from source_contractfit.emulator import ADMIN_API_KEY, VIEWER_API_KEY, Emulator
+from contractfit_emulator import ADMIN_API_KEY, VIEWER_API_KEY, Emulator
+from source_contractfit.streams.stats import ENDPOINTS
 
 from .conftest import api_key_config
 from .helpers import catalog, run_source
@@ -62,7 +62,7 @@ def sums(rows: list[dict[str, Any]], keys: tuple[str, ...], values: tuple[str, .
 
 
 def test_every_dated_stream_has_stable_unique_keys(full_read: Any) -> None:
-    from source_contractfit.streams import STREAMS_BY_NAME
+    from source_contractfit.streams.catalog import STREAMS_BY_NAME
 
     for name in DATED:
         rows = full_read.records(name)

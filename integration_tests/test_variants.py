@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.variants import FUTURE_RECEIVE_TIME, Variants
+from contractfit_emulator import Emulator
+from contractfit_emulator.variants import FUTURE_RECEIVE_TIME, Variants
 from source_contractfit.timeutil import format_datetime, parse_datetime
 
 from .conftest import api_key_config

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .timeutil import parse_datetime
+from source_contractfit.api.errors import ConfigError
+from source_contractfit.timeutil import parse_datetime
 
 DEFAULT_BASE_URL = "https://cfportal.contract-p.fit/api"
 AuthType = Literal["api_key", "basic", "token"]

@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from source_contractfit import analytics, report
-from source_contractfit.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
-from source_contractfit.query import format_rows
-from source_contractfit.sinks import Commit, DuckDBSink
+from source_contractfit import analytics
+from source_contractfit.analytics import report
+from source_contractfit.analytics.query import format_rows
+from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
+from source_contractfit.export.sinks import Commit, DuckDBSink
 
 INBOX = "65f1a0aa9a1b2c3d4e5f0001"
 

@@ -18,10 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from source_contractfit.client import ContractfitClient, RetryPolicy, _retry_after
-from source_contractfit.config import ConnectorConfig
-from source_contractfit.context import not_the_api_root
-from source_contractfit.errors import (
+from source_contractfit.api.client import ContractfitClient, RetryPolicy, _retry_after
+from source_contractfit.api.errors import (
     AuthenticationError,
     BadRequestError,
     BaseUrlError,
@@ -32,6 +30,8 @@ from source_contractfit.errors import (
     ResponseFormatError,
     TransientError,
 )
+from source_contractfit.config import ConnectorConfig
+from source_contractfit.read.context import not_the_api_root
 
 BASE = "https://cf.example.test/api"
 API_KEY = "key-0123456789-secret"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from source_contractfit.api.errors import ConfigError
 from source_contractfit.config import DEFAULT_BASE_URL, ConnectorConfig
-from source_contractfit.errors import ConfigError
 
 KEY = "secret-api-key-123456"
 GOOD: dict[str, Any] = {"credentials": {"auth_type": "api_key", "api_key": KEY}}

@@ -14,9 +14,9 @@ import httpx
 import orjson
 import pytest
 
-from source_contractfit.client import ContractfitClient
+from source_contractfit.api.client import ContractfitClient
 from source_contractfit.config import ConnectorConfig
-from source_contractfit.documents import Position, walk_inbox
+from source_contractfit.read.walk import Position, walk_inbox
 from source_contractfit.timeutil import UTC, format_datetime, parse_datetime
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -167,7 +167,7 @@ def test_server_ignoring_the_window_is_a_clear_error() -> None:
 
     inbox.handle = ignore_window  # type: ignore[method-assign]
     position = Position(receive_time=T0 + timedelta(seconds=1), ids_at=set())
-    from source_contractfit.errors import ResponseFormatError
+    from source_contractfit.api.errors import ResponseFormatError
 
     with pytest.raises(ResponseFormatError, match="does not honour the window"):
         walk(inbox, per_page=10, position=position)
@@ -195,7 +195,7 @@ def test_tie_group_under_continuous_deletions_loses_nothing() -> None:
 
 
 def test_page_at_or_before_reaches_furthest() -> None:
-    from source_contractfit.documents import _page_at_or_before
+    from source_contractfit.read.walk import _page_at_or_before
 
     assert _page_at_or_before(0, 0, 100) == (0, 100)
     assert _page_at_or_before(95, 100, 100) == (95, 95)
@@ -222,7 +222,7 @@ def test_server_ignoring_order_by_fails_before_handing_out_a_document(per_page: 
     _newest_first(inbox)
     position = Position()
     got: list[str] = []
-    from source_contractfit.errors import ResponseFormatError
+    from source_contractfit.api.errors import ResponseFormatError
 
     with pytest.raises(ResponseFormatError, match="does not keep order_by=receive_time,id"):
         for document in walk_inbox(client_for(inbox), "i" * 24, position, per_page):
@@ -243,7 +243,7 @@ def test_server_ignoring_order_by_in_a_tie_group_fails_clearly() -> None:
         return original(httpx.Request("GET", request.url.copy_with(params=params)))
 
     inbox.handle = ids_descending  # type: ignore[method-assign]
-    from source_contractfit.errors import ResponseFormatError
+    from source_contractfit.api.errors import ResponseFormatError
 
     with pytest.raises(ResponseFormatError, match="does not keep order_by=id"):
         walk(inbox, per_page=10)
@@ -262,7 +262,7 @@ def test_a_tie_page_repeated_whatever_page_asks_stops_with_a_clear_error() -> No
     inbox.handle = page_one_always  # type: ignore[method-assign]
     position = Position()
     got: list[str] = []
-    from source_contractfit.errors import ResponseFormatError
+    from source_contractfit.api.errors import ResponseFormatError
 
     with pytest.raises(ResponseFormatError, match="repeats pages instead of paging"):
         for document in walk_inbox(client_for(inbox), "i" * 24, position, 100):

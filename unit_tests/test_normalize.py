@@ -20,10 +20,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from source_contractfit import daily_stats
-from source_contractfit.emulator import ADMIN_API_KEY, Emulator
-from source_contractfit.emulator.variants import Variants
-from source_contractfit.normalize import (
+from contractfit_emulator import ADMIN_API_KEY, Emulator
+from contractfit_emulator.variants import Variants
+from source_contractfit.export.normalize import (
     COLUMNS,
     EMPTY_LIST_OCCURRENCE,
     PRIMARY_KEYS,
@@ -49,8 +48,9 @@ from source_contractfit.normalize import (
     value_number,
     value_text,
 )
-from source_contractfit.normalize.schemas import columns_from_json_schema
-from source_contractfit.streams import STREAMS_BY_NAME
+from source_contractfit.export.normalize.schemas import columns_from_json_schema
+from source_contractfit.streams import stats as daily_stats
+from source_contractfit.streams.catalog import STREAMS_BY_NAME
 from source_contractfit.timeutil import UTC
 
 NOW = "2026-01-01T00:00:00Z"

@@ -21,8 +21,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.normalize import (
+from contractfit_emulator import Emulator
+from source_contractfit.export.normalize import (
     COLUMNS,
     PRIMARY_KEYS,
     STREAM_TABLE_COLUMNS,
@@ -33,7 +33,7 @@ from source_contractfit.normalize import (
     json_row,
     record_rows,
 )
-from source_contractfit.normalize.known import ATOM_KEYS, DOCUMENT_KEYS, VERSION_KEYS
+from source_contractfit.export.normalize.known import ATOM_KEYS, DOCUMENT_KEYS, VERSION_KEYS
 
 SETTINGS = settings(
     max_examples=200,

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import httpx
 import orjson
 
-from source_contractfit.client import ContractfitClient
+from source_contractfit.api.client import ContractfitClient
 from source_contractfit.config import ConnectorConfig
-from source_contractfit.reviews import (
+from source_contractfit.read.reviews import (
     ReviewCounters,
     SingleFetch,
     WindowFetch,

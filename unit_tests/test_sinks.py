@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from source_contractfit.sinks import Commit, DuckDBSink, ParquetSink
-from source_contractfit.sinks.parquet_sink import INTENT_FILE
+from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink
+from source_contractfit.export.sinks.parquet_sink import INTENT_FILE
 
 TS = pa.timestamp("us", tz="UTC")
 SCHEMAS = {

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from source_contractfit.emulator import ADMIN_API_KEY, VIEWER_API_KEY, Emulator
+from contractfit_emulator import ADMIN_API_KEY, VIEWER_API_KEY, Emulator
 
 NOW = "2026-01-01T00:00:00Z"
 

@@ -1,6 +1,6 @@
 """Independent re-implementation of the stats definitions over full Document bodies.
 
-Written from the definitions in source_contractfit/emulator/README.md, reading only
+Written from the definitions in contractfit_emulator/README.md, reading only
 the JSON a client sees, so that it cross-checks the emulator's compact facts.
 """
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from source_contractfit.emulator import (
+from contractfit_emulator import (
     ADMIN_API_KEY,
     ADMIN_PASSWORD,
     ADMIN_USERNAME,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import emulator_bruteforce as bf
 import httpx
 
-from source_contractfit.emulator import Emulator
+from contractfit_emulator import Emulator
 
 
 def first_page(client: httpx.Client, inbox: str, **params: object) -> dict:

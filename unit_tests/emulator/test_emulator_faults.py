@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from source_contractfit.emulator import ADMIN_API_KEY, Emulator
+from contractfit_emulator import ADMIN_API_KEY, Emulator
 
 
 def raw_get(emulator: Emulator, path: str) -> http.client.HTTPResponse:
@@ -91,7 +91,7 @@ def test_request_counters(emulator: Emulator, client: httpx.Client) -> None:
 
 
 def test_control_errors(emulator: Emulator) -> None:
-    from source_contractfit.emulator import ControlError
+    from contractfit_emulator import ControlError
 
     with pytest.raises(ControlError) as info:
         emulator.control.faults(rate=0.5, kinds=["teapot"])

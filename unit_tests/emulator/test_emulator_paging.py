@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from source_contractfit.emulator import Emulator
+from contractfit_emulator import Emulator
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")

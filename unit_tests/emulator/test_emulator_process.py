@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from source_contractfit.emulator import ADMIN_API_KEY, ADMIN_USERNAME, EmulatorProcess
+from contractfit_emulator import ADMIN_API_KEY, ADMIN_USERNAME, EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_cli_prints_urls_credentials_and_inboxes(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "source_contractfit.emulator",
+            "contractfit_emulator",
             "--port",
             "0",
             "--documents",
@@ -81,7 +81,7 @@ def test_cli_rejects_unknown_fault_kind() -> None:
         [
             sys.executable,
             "-m",
-            "source_contractfit.emulator",
+            "contractfit_emulator",
             "--port",
             "0",
             "--documents",

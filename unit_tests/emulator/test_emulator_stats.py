@@ -8,7 +8,7 @@ import emulator_bruteforce as bf
 import httpx
 import pytest
 
-from source_contractfit.emulator import Emulator
+from contractfit_emulator import Emulator
 
 START = "2025-10-01T00:00:00Z"
 END = "2025-12-20T12:30:00Z"

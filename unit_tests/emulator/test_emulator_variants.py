@@ -8,9 +8,9 @@ import httpx
 import pytest
 from conftest import NOW, make_client
 
-from source_contractfit.emulator import Emulator
-from source_contractfit.emulator.cli import build_parser
-from source_contractfit.emulator.variants import (
+from contractfit_emulator import Emulator
+from contractfit_emulator.cli import build_parser
+from contractfit_emulator.variants import (
     FUTURE_RECEIVE_TIME,
     Variants,
     parse_cli,

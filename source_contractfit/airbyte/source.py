@@ -1,0 +1,197 @@
+"""The Airbyte front end: spec, check, discover and read over the shared engine.
+
+We implement `Source` directly rather than the CDK's `AbstractSource` stream machinery:
+partitioning, drift-proof paging and checkpoints live in our engine (shared with the
+exporter), and this module only translates engine items into protocol messages and our
+exceptions into trace messages with the right failure type.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+import orjson
+from airbyte_cdk.models import (
+    AirbyteCatalog,
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateMessageSerializer,
+    AirbyteStateType,
+    AirbyteStream,
+    AirbyteStreamState,
+    AirbyteStreamStatus,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    ConnectorSpecificationSerializer,
+    FailureType,
+    Status,
+    StreamDescriptor,
+    SyncMode,
+    Type,
+)
+from airbyte_cdk.sources import Source
+from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_contractfit.airbyte.protocol import (
+    FAILURE_TYPES,
+    read_events,
+    select_streams,
+    state_blobs,
+)
+from source_contractfit.api.client import ContractfitClient, RetryPolicy
+from source_contractfit.api.errors import (
+    ConfigError,
+    ContractfitError,
+    NotFoundError,
+    TransientError,
+)
+from source_contractfit.config import ConnectorConfig
+from source_contractfit.read.context import not_the_api_root
+from source_contractfit.read.engine import Checkpoint, ReadContext, Record
+from source_contractfit.streams.catalog import STREAMS, StreamDef
+
+
+def traced(error: ContractfitError) -> AirbyteTracedException:
+    """One readable trace message; the failure type says whose fault it is."""
+    return AirbyteTracedException(
+        message=error.message,
+        internal_message=f"{type(error).__name__}: {error.message}",
+        failure_type=FailureType(FAILURE_TYPES[error.kind]),
+    )
+
+
+def airbyte_stream(stream: StreamDef) -> AirbyteStream:
+    modes = [SyncMode.full_refresh] + ([SyncMode.incremental] if stream.incremental else [])
+    return AirbyteStream(
+        name=stream.name,
+        json_schema=stream.json_schema(),
+        supported_sync_modes=modes,
+        source_defined_cursor=True if stream.incremental else None,
+        default_cursor_field=list(stream.cursor_field) if stream.cursor_field else None,
+        source_defined_primary_key=[list(key) for key in stream.primary_key],
+        is_resumable=stream.incremental,
+    )
+
+
+class SourceContractfit(Source):
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        """`spec.json` beside this module (the CDK's default looks in the package root)."""
+        raw = resources.files("source_contractfit.airbyte").joinpath("spec.json").read_bytes()
+        return ConnectorSpecificationSerializer.load(orjson.loads(raw))
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            parsed = ConnectorConfig.from_mapping(config)
+            # A check answers within seconds: a short retry budget, not the sync's.
+            retry = RetryPolicy(max_attempts=3, max_total_seconds=min(parsed.max_retry_seconds, 20))
+            with ContractfitClient(parsed, retry=retry) as client:
+                username = _check_identity(client, parsed)
+                inboxes = ReadContext(parsed, client).inboxes()
+                if not inboxes:
+                    raise ConfigError(
+                        f"The credentials work (user {username!r}) but no inbox is visible: "
+                        "ask an admin for a role on at least one inbox, or fix 'inbox_ids'."
+                    )
+        except ContractfitError as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+        logger.info("Connected as %s; %d inbox(es) to read.", username, len(inboxes))
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        try:
+            ConnectorConfig.from_mapping(config)
+        except ContractfitError as error:
+            raise traced(error) from None
+        return AirbyteCatalog(streams=[airbyte_stream(stream) for stream in STREAMS])
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """The CDK-driven read (in-process use); the console script uses protocol.py."""
+        try:
+            parsed = ConnectorConfig.from_mapping(config)
+            pairs = [(c.stream.name, c.sync_mode.value) for c in catalog.streams]
+            selected, incremental = select_streams(pairs)
+            messages = [AirbyteStateMessageSerializer.dump(m) for m in state or []]
+            blobs = {k: v for k, v in state_blobs(messages).items() if k in incremental}
+        except ContractfitError as error:
+            raise traced(error) from None
+        descriptors = {stream.name: airbyte_stream(stream) for stream in selected}
+        try:
+            for kind, payload in read_events(parsed, selected, blobs, logger):
+                if kind == "record":
+                    yield _record_message(payload)
+                elif kind == "state":
+                    yield _state_message(payload)
+                else:
+                    name, status = payload
+                    yield status_message(descriptors[name], AirbyteStreamStatus(status))
+        except ContractfitError as error:
+            raise traced(error) from None
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        """The CDK's parser, with a config error naming the problem instead of a traceback."""
+        try:
+            return super().read_state(state_path)
+        except Exception as error:  # noqa: BLE001 - any parse failure is the same user error
+            raise AirbyteTracedException(
+                message=(
+                    f"The state file could not be read: {error}. Expected a JSON list of "
+                    "per-stream state messages as this connector emits them."
+                ),
+                internal_message=repr(error),
+                failure_type=FailureType.config_error,
+            ) from None
+
+
+def _check_identity(client: ContractfitClient, config: ConnectorConfig) -> str:
+    """GET /users/me, turning 'no such path' and 'unreachable' into advice about base_url."""
+    try:
+        me = client.get_json("users/me")
+    except NotFoundError:
+        raise not_the_api_root("GET /users/me", config.base_url) from None
+    except TransientError as error:
+        raise TransientError(
+            f"{error.message} Check that 'base_url' ({config.base_url}) is right and reachable."
+        ) from None
+    if not isinstance(me, dict) or not isinstance(me.get("username"), str):
+        raise ConfigError(
+            f"GET /users/me did not return a user: is 'base_url' ({config.base_url}) "
+            "the Contract.fit API?"
+        )
+    return str(me["username"])
+
+
+def _record_message(record: Record) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.RECORD,
+        record=AirbyteRecordMessage(
+            stream=record.stream, data=record.data, emitted_at=int(time.time() * 1000)
+        ),
+    )
+
+
+def _state_message(checkpoint: Checkpoint) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.STATE,
+        state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(
+                stream_descriptor=StreamDescriptor(name=checkpoint.stream),
+                stream_state=AirbyteStateBlob(checkpoint.state),
+            ),
+        ),
+    )

@@ -1,0 +1,89 @@
+"""The user CLI `contractfit`: `demo`, `export`, `sql` and `report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from source_contractfit import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="contractfit", description="Contract.fit connector and analytics exporter."
+    )
+    parser.add_argument("--version", action="version", version=f"contractfit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the emulator and read every stream through the Airbyte source",
+    )
+    demo.add_argument("--inboxes", type=int, default=3)
+    demo.add_argument("--documents", type=int, default=3000, help="total, over all inboxes")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--output", default="demo-output", help="folder for config and output")
+
+    export = commands.add_parser(
+        "export", help="read the streams into DuckDB and/or Parquet, incrementally, exactly once"
+    )
+    export.add_argument("--config", required=True, help="the connector config JSON file")
+    export.add_argument("--duckdb", metavar="FILE", help="DuckDB database file to upsert into")
+    export.add_argument("--parquet", metavar="DIR", help="folder of Hive-partitioned Parquet")
+    export.add_argument("--streams", help="comma-separated stream names (default: all)")
+    export.add_argument(
+        "--full-refresh", action="store_true", help="ignore the stored state; rebuild the tables"
+    )
+    noise = export.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", action="store_true", help="errors only")
+    noise.add_argument("--verbose", action="store_true", help="debug logging")
+
+    sql = commands.add_parser(
+        "sql", help="run a query against an exported DuckDB file (read-only, views included)"
+    )
+    sql.add_argument("--duckdb", metavar="FILE", required=True, help="an exported DuckDB file")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("query", help='e.g. "SELECT * FROM stp_daily ORDER BY day DESC LIMIT 7"')
+
+    report = commands.add_parser(
+        "report", help="print the analytics summary; optionally write a self-contained HTML"
+    )
+    report.add_argument("--duckdb", metavar="FILE", required=True, help="an exported DuckDB file")
+    report.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
+
+    args = parser.parse_args(argv)
+    if args.command == "sql":
+        from source_contractfit.analytics.query import run_query
+
+        return run_query(args.duckdb, args.query, args.format)
+    if args.command == "report":
+        from source_contractfit.analytics.report import run_report
+
+        return run_report(args.duckdb, args.html)
+    if args.command == "export":
+        from source_contractfit.export.exporter import run_export
+
+        streams = (
+            [s.strip() for s in args.streams.split(",") if s.strip()] if args.streams else None
+        )
+        return run_export(
+            args.config,
+            args.duckdb,
+            args.parquet,
+            streams,
+            args.full_refresh,
+            quiet=args.quiet,
+            verbose=args.verbose,
+        )
+    if args.command == "demo":
+        from source_contractfit.cli.demo import run_demo
+
+        return run_demo(
+            inboxes=args.inboxes, documents=args.documents, seed=args.seed, output=args.output
+        )
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,0 @@
-"""`python -m source_contractfit.emulator`: same as the `contractfit-emulator` script."""
-
-from .cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""`contractfit export`: the engine's streams straight into DuckDB and/or Parquet.
+
+The same config file and the same engine as the Airbyte source; the state stored with
+the data is the Airbyte state blob. Between two checkpoints the rows are normalized to
+Arrow and buffered; at each checkpoint they are committed to every sink together with the
+state that covers them, so a crash anywhere resumes exactly where the data ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from source_contractfit.api.client import ContractfitClient
+from source_contractfit.api.errors import ConfigError, ContractfitError, FailureKind, failed_streams
+from source_contractfit.api.redact import RedactingFilter, Redactor
+from source_contractfit.cli.progress import Progress
+from source_contractfit.config import ConnectorConfig
+from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
+from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
+from source_contractfit.export.sinks.base import SNAPSHOT_TABLES
+from source_contractfit.read.context import Checkpoint, ReadContext, Record
+from source_contractfit.read.engine import plan, read_unit
+from source_contractfit.read.gc_tuning import tune_gc
+from source_contractfit.streams.catalog import STREAMS, STREAMS_BY_NAME, Reader, StreamDef
+
+logger = logging.getLogger("source_contractfit.export.exporter")
+DOCUMENT_FAMILY = ("documents", "document_versions", "document_fields", "document_line_items")
+EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTEM: 1}
+# Rows buffered before a data-only commit: bounds memory between two checkpoints.
+MAX_BUFFERED_ROWS = 50_000
+
+
+@dataclass
+class ExportResult:
+    records: dict[str, int] = field(default_factory=dict)
+    documents: int = 0
+    document_seconds: float = 0.0
+    commits: int = 0
+    seconds: float = 0.0
+    requests: int = 0
+    drift: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    # Streams that failed while the others were exported; the run then exits non-zero.
+    failed: ContractfitError | None = None
+
+
+def load_config(path: str) -> ConnectorConfig:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist.") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"Config file {path} is not readable JSON: {error}.") from None
+    return ConnectorConfig.from_mapping(raw)
+
+
+def select_streams(names: Sequence[str] | None) -> list[StreamDef]:
+    """The engine streams to read; any document stream means the document family."""
+    wanted = list(names) if names else [s.name for s in STREAMS]
+    unknown = [n for n in wanted if n not in STREAMS_BY_NAME]
+    if unknown:
+        known = ", ".join(s.name for s in STREAMS)
+        raise ConfigError(f"Unknown stream(s) {', '.join(unknown)}. Known streams: {known}.")
+    selected = []
+    for stream in STREAMS:
+        if stream.reader is Reader.DOCUMENTS:
+            if stream.name == "documents" and any(n in DOCUMENT_FAMILY for n in wanted):
+                selected.append(stream)
+        elif stream.name in wanted:
+            selected.append(stream)
+    return selected
+
+
+def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
+    if not duckdb_path and not parquet_dir:
+        raise ConfigError("Give at least one sink: --duckdb FILE and/or --parquet DIR.")
+    sinks: list[Sink] = []
+    keys = primary_keys()
+    if duckdb_path:
+        sinks.append(DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION))
+    if parquet_dir:
+        sinks.append(ParquetSink(parquet_dir, TABLES, keys, SCHEMA_VERSION))
+    return sinks
+
+
+class Exporter:
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        sinks: list[Sink],
+        streams: list[StreamDef],
+        progress: Progress,
+        full_refresh: bool = False,
+    ) -> None:
+        self.config = config
+        self.sinks = sinks
+        self.streams = streams
+        self.progress = progress
+        self.full_refresh = full_refresh
+        self.result = ExportResult()
+
+    def _starting_state(self) -> tuple[int, dict[str, Any]]:
+        """The state of the sink that is behind: what every sink holds data for."""
+        stored = [sink.load_state() for sink in self.sinks]
+        behind = min(stored, key=lambda s: s.sequence)
+        return max(s.sequence for s in stored), dict(behind.streams)
+
+    def run(self) -> ExportResult:
+        started = time.monotonic()
+        if self.full_refresh:
+            for sink in self.sinks:
+                sink.reset(set(TABLES))
+        sequence, states = self._starting_state()
+        failures: dict[str, ContractfitError] = {}
+        drift: Counter[str] = Counter()
+        with ContractfitClient(self.config) as client:
+            context = ReadContext(self.config, client)
+            projects = {i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")}
+            try:
+                for unit in plan(self.streams):
+                    # One normalizer per unit: a failed unit's buffered rows are dropped
+                    # with it, never committed as if the stream were complete.
+                    normalizer = Normalizer(inbox_projects=projects)
+                    try:
+                        sequence = self._read(unit, context, normalizer, states, sequence)
+                    except ContractfitError as error:
+                        if error.stops_run:
+                            raise
+                        names = ", ".join(s.name for s in unit)
+                        logger.warning("Stream(s) %s failed: %s", names, error.message)
+                        failures.update(dict.fromkeys((s.name for s in unit), error))
+                    drift.update(normalizer.drift)
+                    self.result.rejected += normalizer.rejected
+            finally:
+                context.close()
+            self.result.requests = client.stats.requests
+        for sink in self.sinks:
+            if isinstance(sink, ParquetSink):
+                sink.compact()
+        self.result.seconds = time.monotonic() - started
+        self.result.drift = dict(drift)
+        if failures:
+            self.result.failed = failed_streams(failures, len(self.streams))
+        return self.result
+
+    def _read(
+        self,
+        unit: list[StreamDef],
+        context: ReadContext,
+        normalizer: Normalizer,
+        states: dict[str, Any],
+        sequence: int,
+    ) -> int:
+        commit = Commit()
+        self.progress.stream(", ".join(s.name for s in unit))
+        unit_started = time.monotonic()
+        for item in read_unit(unit, context, states):
+            if isinstance(item, Record):
+                self.result.records[item.stream] = self.result.records.get(item.stream, 0) + 1
+                if item.stream == "documents":
+                    normalizer.add_document(item.data)
+                    commit.document_ids.add(str(item.data.get("id")))
+                    self.result.documents += 1
+                else:
+                    normalizer.add_record(item.stream, item.data)
+                self.progress.advance(sum(self.result.records.values()), self.result.documents)
+                if normalizer.buffered_rows() >= MAX_BUFFERED_ROWS:
+                    sequence = self._commit(commit, normalizer, sequence)
+                    commit = Commit()
+            elif isinstance(item, Checkpoint):
+                commit.states[item.stream] = item.state
+                states[item.stream] = item.state
+                sequence = self._commit(commit, normalizer, sequence)
+                commit = Commit()
+        for stream in unit:
+            if stream.name in SNAPSHOT_TABLES:
+                commit.snapshots.add(stream.name)
+        sequence = self._commit(commit, normalizer, sequence)
+        if unit[0].reader is Reader.DOCUMENTS:
+            self.result.document_seconds += time.monotonic() - unit_started
+        return sequence
+
+    def _commit(self, commit: Commit, normalizer: Normalizer, sequence: int) -> int:
+        for table, batch in normalizer.flush():
+            commit.add(table, batch)
+        if commit.empty():
+            return sequence
+        sequence += 1
+        for sink in self.sinks:
+            sink.apply(commit, sequence)
+        self.result.commits += 1
+        return sequence
+
+
+def run_export(
+    config_path: str,
+    duckdb_path: str | None,
+    parquet_dir: str | None,
+    streams: Sequence[str] | None,
+    full_refresh: bool,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> int:
+    tune_gc()
+    redactor = Redactor()
+    _configure_logging(redactor, quiet, verbose)
+    sinks: list[Sink] = []
+    try:
+        config = load_config(config_path)
+        redactor.add(*config.credentials.secrets())
+        selected = select_streams(streams)
+        sinks = open_sinks(duckdb_path, parquet_dir)
+        with Progress(enabled=not quiet) as progress:
+            result = Exporter(config, sinks, selected, progress, full_refresh).run()
+    except ContractfitError as error:
+        print(f"contractfit export: {redactor.mask(error.message)}", file=sys.stderr)
+        return EXIT_CODES[error.kind]
+    except KeyboardInterrupt:
+        print("contractfit export: interrupted; the last committed state is kept.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one readable line, never a bare traceback
+        logger.debug("unexpected error", exc_info=True)
+        message = redactor.mask(f"{type(error).__name__}: {error}")
+        print(f"contractfit export: unexpected error ({message}).", file=sys.stderr)
+        return 1
+    finally:
+        for sink in sinks:
+            sink.close()
+    if not quiet:
+        print_summary(result)
+    if result.failed is not None:
+        print(f"contractfit export: {redactor.mask(result.failed.message)}", file=sys.stderr)
+        return EXIT_CODES[result.failed.kind]
+    return 0
+
+
+def print_summary(result: ExportResult) -> None:
+    rate = result.documents / result.document_seconds if result.document_seconds else 0.0
+    print(
+        f"Exported {sum(result.records.values()):,} records in {result.seconds:.1f}s with "
+        f"{result.requests:,} requests and {result.commits} commits; documents: "
+        f"{result.documents:,} at {rate:,.0f}/s."
+    )
+    for stream, count in sorted(result.records.items()):
+        print(f"  {stream:<28} {count:>9,}")
+    if result.rejected:
+        print(f"{result.rejected} record(s) could not be normalized: see the rejects table.")
+    if result.drift:
+        print("Schema drift: keys the declared schemas do not know (kept in `extra`):")
+        for key, count in sorted(result.drift.items()):
+            print(f"  {key:<40} {count:>9,}")
+
+
+def _configure_logging(redactor: Redactor, quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(redactor))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("source_contractfit")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    # --quiet is errors only: retry warnings are noise when the run ends well, and when it
+    # does not, the one error line says why.
+    root.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)

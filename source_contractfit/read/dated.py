@@ -1,0 +1,221 @@
+"""Reading the dated stats streams: per inbox, per UTC day, re-reading the recent past.
+
+Late reviews change the stats of the days their documents were received, so each sync
+starts `lookback_days` before the last day it read (that day included, it may have been
+partial) and runs to today. No day before `start_date` (or, without one, before the
+inbox's first document) and none after today is ever asked for. The state is per inbox,
+the last day fully emitted:
+
+    {"state_version": 1, "partitions": {"<inbox_id>": {"cursor": "2024-03-05"}}}
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from source_contractfit.api.client import expect_page
+from source_contractfit.api.errors import BadRequestError, ConfigError, PermissionDeniedError
+from source_contractfit.read.concurrency import PartitionDone, interleave, prefetch_map
+from source_contractfit.read.context import Checkpoint, Item, ReadContext, Record
+from source_contractfit.read.state import STATE_VERSION
+from source_contractfit.read.walk import receive_time_of
+from source_contractfit.streams.catalog import StreamDef
+from source_contractfit.streams.stats import ENDPOINTS, DailyEndpoint, Row
+from source_contractfit.timeutil import UTC, format_datetime
+
+logger = logging.getLogger("source_contractfit.read.dated")
+MAX_WINDOW_DAYS = 31
+_REFUSE_LOCK = threading.Lock()
+
+
+def parse_dated_state(stream: str, blob: Mapping[str, Any] | None) -> dict[str, date]:
+    if not blob:
+        return {}
+    where = f"The state of stream '{stream}'"
+    if not isinstance(blob, Mapping) or blob.get("state_version") != STATE_VERSION:
+        raise ConfigError(
+            f"{where} must be an object with state_version {STATE_VERSION}; reset the stream "
+            "or pass a state this version wrote."
+        )
+    partitions = blob.get("partitions")
+    if not isinstance(partitions, Mapping):
+        raise ConfigError(f"{where} has no 'partitions' object.")
+    cursors = {}
+    for inbox_id, raw in partitions.items():
+        cursor = raw.get("cursor") if isinstance(raw, Mapping) else None
+        try:
+            cursors[str(inbox_id)] = date.fromisoformat(str(cursor))
+        except ValueError:
+            raise ConfigError(
+                f"{where}, inbox {inbox_id}: 'cursor' must be an ISO date (YYYY-MM-DD), "
+                f"got {cursor!r}."
+            ) from None
+    return cursors
+
+
+def dated_blob(cursors: Mapping[str, date]) -> dict[str, Any]:
+    partitions = {k: {"cursor": cursors[k].isoformat()} for k in sorted(cursors)}
+    return {"state_version": STATE_VERSION, "partitions": partitions}
+
+
+def _bounds(day: date, days: int = 1) -> dict[str, str]:
+    start = datetime.combine(day, time(), UTC)
+    return {
+        "start_date": format_datetime(start),
+        "end_date": format_datetime(start + timedelta(days=days)),
+    }
+
+
+def first_document_day(ctx: ReadContext, inbox_id: str) -> date | None:
+    """The day the inbox's oldest document arrived: where 'all history' starts.
+
+    Asked once per inbox and sync (the seven dated streams share the answer).
+    """
+
+    def ask() -> date | None:
+        path = f"inboxes/{inbox_id}/paginated"
+        params: dict[str, str | int] = {"order_by": "receive_time,id", "per_page": 1, "page": 1}
+        results = expect_page(ctx.client.get_json(path, params), path)
+        return receive_time_of(results[0], path).date() if results else None
+
+    return ctx.memo(("first_document_day", inbox_id), ask)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _fetch_day(
+    ctx: ReadContext, endpoint: DailyEndpoint, inbox: dict[str, Any], day: date
+) -> list[Row]:
+    inbox_id = inbox["id"]
+    path = endpoint.path.format(inbox_id=inbox_id)
+    rows: list[Row] = []
+    for variant in endpoint.variants:
+        params = {**endpoint.params, **variant, **_bounds(day)}
+        body = ctx.client.get_json(path, params)
+        rows.extend(endpoint.flatten(inbox_id, day.isoformat(), body))
+    return rows
+
+
+def _fetch_window(
+    ctx: ReadContext, endpoint: DailyEndpoint, inbox: dict[str, Any], days: list[date]
+) -> list[tuple[date, list[Row]]]:
+    """One request per variant for the whole window; rows grouped by day, zeros filled."""
+    inbox_id = inbox["id"]
+    path = endpoint.path.format(inbox_id=inbox_id)
+    scope = {} if "{inbox_id}" in endpoint.path else {"inbox_id": inbox_id}
+    by_day: dict[str, list[Row]] = {day.isoformat(): [] for day in days}
+    refused = _refused_variants(ctx, endpoint)
+    for variant in endpoint.variants:
+        if _key(variant) in refused:
+            continue
+        params = {**endpoint.params, **variant, **scope, **_bounds(days[0], len(days))}
+        try:
+            body = ctx.client.get_json(path, params)
+        except BadRequestError as error:
+            if "not supported" not in error.message.lower():
+                raise
+            _refuse(ctx, endpoint, refused, variant, error)
+            continue
+        seen = set()
+        for row in endpoint.flatten(inbox_id, "", body):
+            if row["date"] in by_day:
+                by_day[row["date"]].append(row)
+                seen.add(row["date"])
+        if endpoint.zero is not None:
+            for day_text, rows in by_day.items():
+                if day_text not in seen:
+                    rows.append(endpoint.zero(inbox, day_text, variant))
+    return [(day, by_day[day.isoformat()]) for day in days]
+
+
+def _key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(variant.items()))
+
+
+def _refused_variants(ctx: ReadContext, endpoint: DailyEndpoint) -> set[tuple[Any, ...]]:
+    """Variants (e.g. volume statuses) this server refused as "Not Supported" in this sync."""
+    return ctx.memo(("refused_variants", endpoint.path), set)
+
+
+def _refuse(
+    ctx: ReadContext,
+    endpoint: DailyEndpoint,
+    refused: set[tuple[Any, ...]],
+    variant: Mapping[str, str],
+    error: BadRequestError,
+) -> None:
+    """API.md does not list the volume statuses; a status the server refuses with 400
+    "Not Supported" is dropped for the rest of the run, with one warning naming it."""
+    with _REFUSE_LOCK:
+        if _key(variant) in refused:
+            return
+        refused.add(_key(variant))
+    named = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()))
+    logger.warning(
+        "GET /%s does not support %s (%s); it is skipped for the rest of this sync.",
+        endpoint.path, named, error.message,
+    )  # fmt: skip
+
+
+def read_dated_stream(
+    stream: StreamDef, ctx: ReadContext, blob: Mapping[str, Any] | None
+) -> Iterator[Item]:
+    config = ctx.config
+    endpoint = ENDPOINTS[stream.name]
+    cursors = parse_dated_state(stream.name, blob)
+    inboxes = ctx.inboxes()
+    today = ctx.present().date()  # the server's today: it has no stats after it
+    floor = config.start_date.date() if config.start_date else None
+
+    def partition(inbox: dict[str, Any]) -> Iterator[tuple[date, list[Row]]]:
+        inbox_id = inbox["id"]
+        try:
+            first = floor or first_document_day(ctx, inbox_id)
+            if first is None:
+                return
+            cursor = cursors.get(inbox_id)
+            begin = (
+                first if cursor is None else max(first, cursor - timedelta(config.lookback_days))
+            )
+            days = _days(begin, today)
+            if not days:
+                return
+            if endpoint.per_day:
+                yield from zip(
+                    days,
+                    prefetch_map(
+                        ctx.executor(),
+                        lambda day: _fetch_day(ctx, endpoint, inbox, day),
+                        days,
+                        config.max_concurrency,
+                    ),
+                    strict=True,
+                )
+            else:
+                for i in range(0, len(days), MAX_WINDOW_DAYS):
+                    yield from _fetch_window(ctx, endpoint, inbox, days[i : i + MAX_WINDOW_DAYS])
+        except PermissionDeniedError:
+            ctx.skip_inbox(inbox_id, "forbidden for these credentials (403)")
+
+    since_checkpoint = 0
+    work = [(inbox["id"], lambda i=inbox: partition(i)) for inbox in inboxes]
+    for item in interleave(work, config.max_concurrency):
+        if isinstance(item, PartitionDone):
+            yield Checkpoint(stream.name, dated_blob(cursors))
+            since_checkpoint = 0
+            continue
+        inbox_id, (day, rows) = item
+        for row in rows:
+            yield Record(stream.name, row)
+        since_checkpoint += len(rows)
+        if cursors.get(inbox_id) is None or day > cursors[inbox_id]:
+            cursors[inbox_id] = day
+        if since_checkpoint >= config.checkpoint_interval:
+            yield Checkpoint(stream.name, dated_blob(cursors))
+            since_checkpoint = 0

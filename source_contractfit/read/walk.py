@@ -1,0 +1,261 @@
+"""Reading an inbox's documents without losing or repeating one while the inbox changes.
+
+Page numbers over a live list shift under inserts and deletes, so we never ask for page 2
+of a moving list. Instead we walk ascending `receive_time,id` with a keyset window: each
+request asks for page 1 from the last `receive_time` seen (inclusive), and skips the ids
+already emitted at exactly that instant. A run of documents sharing one `receive_time`
+that fills a whole page cannot be walked that way, so that instant is isolated in a
+one-microsecond window and paged in id order with overlapping, verified fetches.
+
+The walk is exact only if the server keeps what it relies on, so every page is checked
+before any of its documents is handed out: ascending by (receive_time, id), inside the
+window asked for, and bringing something new. A server that breaks this (one that ignores
+`order_by` and answers newest first, API.md's default, or repeats a page whatever `page`
+asks) fails the stream with a `ResponseFormatError` saying so; what was handed out before
+is a verified prefix, so no cursor ever passes a document that was not emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from source_contractfit.api.client import ContractfitClient, expect_page
+from source_contractfit.api.errors import ResponseFormatError
+from source_contractfit.timeutil import ONE_MICROSECOND, format_datetime, parse_datetime
+
+logger = logging.getLogger("source_contractfit.read.walk")
+ORDER_ASCENDING = "receive_time,id"
+MAX_IDLE_PAGES = 3
+
+
+@dataclass
+class Position:
+    """Where a walk stands: every document before `receive_time`, and `ids_at` at it, is read.
+
+    This is also exactly what the incremental state stores per inbox.
+    """
+
+    receive_time: datetime | None = None
+    ids_at: set[str] = field(default_factory=set)
+
+    def seen(self, doc_time: datetime, doc_id: str) -> bool:
+        if self.receive_time is None:
+            return False
+        if doc_time < self.receive_time:
+            return True
+        return doc_time == self.receive_time and doc_id in self.ids_at
+
+    def advance(self, doc_time: datetime, doc_id: str) -> None:
+        if self.receive_time is None or doc_time > self.receive_time:
+            self.receive_time = doc_time
+            self.ids_at = {doc_id}
+        elif doc_time == self.receive_time:
+            self.ids_at.add(doc_id)
+
+
+def receive_time_of(document: Any, where: str) -> datetime:
+    """The document's cursor value, or a clear error naming the document."""
+    try:
+        raw = document["timings"]["receive_time"]
+        return parse_datetime(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        doc_id = document.get("id") if isinstance(document, dict) else None
+        raise ResponseFormatError(
+            f"{where}: document {doc_id!r} has no valid timings.receive_time "
+            "(API.md: every Document carries an ISO 8601 receive_time)."
+        ) from None
+
+
+def document_id_of(document: Any, where: str) -> str:
+    if isinstance(document, dict) and isinstance(document.get("id"), str):
+        return str(document["id"])
+    raise ResponseFormatError(f"{where}: a result is not a Document with a string 'id'.")
+
+
+Stamped = tuple[datetime, str, dict[str, Any]]  # (receive_time, id, document)
+
+
+def walk_inbox(
+    client: ContractfitClient,
+    inbox_id: str,
+    position: Position,
+    per_page: int,
+    end: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield every document of the inbox after `position` (see `walk_inbox_stamped`)."""
+    return (
+        document for _, _, document in walk_inbox_stamped(client, inbox_id, position, per_page, end)
+    )
+
+
+def walk_inbox_stamped(
+    client: ContractfitClient,
+    inbox_id: str,
+    position: Position,
+    per_page: int,
+    end: datetime | None = None,
+) -> Iterator[Stamped]:
+    """Yield (receive_time, id, document) of every document after `position`, which is
+    mutated as documents are yielded: the walk has parsed both, callers need not again.
+
+    `position` is advanced *before* each yield returns control, so a checkpoint taken by the
+    consumer right after receiving a document covers that document.
+    """
+    path = f"inboxes/{inbox_id}/paginated"
+    # Two documents per page at least: the order of a one-document page cannot be checked.
+    per_page = max(per_page, 2)
+    while True:
+        start = position.receive_time
+        params: dict[str, str | int | bool | None] = {
+            "order_by": ORDER_ASCENDING,
+            "per_page": per_page,
+            "page": 1,
+            "start_receive_date": _fmt(start),
+            "end_receive_date": _fmt(end),
+        }
+        results = expect_page(client.get_json(path, params), path)
+        if not results:
+            return
+        stamped: list[Stamped] = [
+            (receive_time_of(d, path), document_id_of(d, path), d) for d in results
+        ]
+        check_page(path, stamped, start, end, ORDER_ASCENDING)
+        first_time, last_time = stamped[0][0], stamped[-1][0]
+        if len(results) >= per_page and first_time == last_time:
+            yield from _walk_tie_group(client, path, first_time, position, per_page)
+            # Everything at this instant is read; the next window starts just after it.
+            position.receive_time, position.ids_at = first_time + ONE_MICROSECOND, set()
+            continue
+        before = (position.receive_time, len(position.ids_at))
+        yield from _unseen(position, stamped)
+        if len(results) < per_page:
+            return
+        if (position.receive_time, len(position.ids_at)) == before:
+            raise no_progress(path, "a full page of documents the walk had already read")
+
+
+def check_page(
+    path: str,
+    stamped: list[Stamped],
+    start: datetime | None,
+    end: datetime | None,
+    order_by: str,
+) -> None:
+    """Raise unless the page is strictly ascending by (receive_time, id) and in [start, end).
+
+    (In a one-instant tie window all times are equal, so this is id order there.)
+    """
+    previous: tuple[datetime, str] | None = None
+    for doc_time, doc_id, _ in stamped:
+        if (start is not None and doc_time < start) or (end is not None and doc_time >= end):
+            raise ResponseFormatError(
+                f"GET /{path} returned document {doc_id} received at {format_datetime(doc_time)}, "
+                f"outside the window asked for [{_fmt(start)}, {_fmt(end)}); the server does not "
+                "honour the window (start_receive_date, end_receive_date), so this stream "
+                "cannot be read exactly. Nothing after the last verified document was "
+                "checkpointed."
+            )
+        if previous is not None and (doc_time, doc_id) <= previous:
+            raise ResponseFormatError(
+                f"GET /{path} does not keep order_by={order_by}: document {doc_id} "
+                f"({format_datetime(doc_time)}) comes after {previous[1]} "
+                f"({format_datetime(previous[0])}). The walk needs ascending pages to read a "
+                "live inbox exactly, so this stream stops here; nothing after the last "
+                "verified document was checkpointed."
+            )
+        previous = (doc_time, doc_id)
+
+
+def no_progress(path: str, what: str) -> ResponseFormatError:
+    """The error for a paging loop whose page brought nothing new: stop, never spin."""
+    return ResponseFormatError(
+        f"GET /{path} answered {what}: the server repeats pages instead of paging, so the "
+        "walk stops rather than loop. Nothing after the last new document was checkpointed."
+    )
+
+
+def _walk_tie_group(
+    client: ContractfitClient,
+    path: str,
+    instant: datetime,
+    position: Position,
+    per_page: int,
+) -> Iterator[Stamped]:
+    """Page through the documents received at exactly `instant`, in id order.
+
+    Deletions meanwhile shift positions left, so a fixed page grid could skip a document.
+    Each fetch therefore starts a margin before the end of what is covered (choosing a
+    page size that makes that offset a page boundary), and is accepted only if it overlaps
+    what we have in id order: its first id is not after the last id already covered. A
+    gap widens the margin and the fetch is repeated, back to offset 0 if need be.
+    """
+    window: dict[str, str | int | bool | None] = {
+        "order_by": "id",
+        "start_receive_date": format_datetime(instant),
+        "end_receive_date": format_datetime(instant + ONE_MICROSECOND),
+    }
+    covered_end = 0  # positions [0, covered_end) are read, as of the last fetch
+    last_id: str | None = None
+    frontier: str | None = None  # the highest id any accepted page reached
+    margin = 0
+    # Accepted full pages in a row that reached no further than `frontier` without a gap
+    # having sent us back: a shift under inserts explains one or two, a server that
+    # answers the same page whatever `page` asks explains more.
+    idle = 0
+    stepped_back = False
+    while True:
+        start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
+        page = start // size + 1
+        body = client.get_json(path, {**window, "per_page": size, "page": page})
+        results = expect_page(body, path)
+        stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
+        check_page(path, stamped, instant, instant + ONE_MICROSECOND, "id")
+        ids = [doc_id for _, doc_id, _ in stamped]
+        if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
+            margin = 2 * margin + size  # a gap may hide documents: step further back
+            stepped_back = True
+            continue
+        yield from _unseen(position, stamped)
+        if len(results) < size:
+            return
+        if frontier is None or ids[-1] > frontier:
+            frontier, idle, stepped_back = ids[-1], 0, False
+        elif not stepped_back:
+            idle += 1
+            if idle >= MAX_IDLE_PAGES:
+                raise no_progress(path, f"page {page} again and again with no new document")
+        covered_end, last_id = start + size, ids[-1]
+        margin = max(margin // 2, 1)
+
+
+def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:
+    """The documents `position` has not covered, advancing it before each is handed out."""
+    for doc_time, doc_id, document in stamped:
+        if position.seen(doc_time, doc_id):
+            continue
+        position.advance(doc_time, doc_id)
+        yield doc_time, doc_id, document
+
+
+def _page_at_or_before(target: int, covered_end: int, per_page: int) -> tuple[int, int]:
+    """(offset, page size): a page starting at or before `target`, reaching furthest.
+
+    Pages are 1-based multiples of the page size, so an offset is reachable exactly when
+    the size divides it; among sizes up to `per_page`, take the one that ends furthest.
+    """
+    best = (0, per_page)
+    for size in range(per_page, 0, -1):
+        offset = (target // size) * size
+        if offset + size > best[0] + best[1]:
+            best = (offset, size)
+        if offset + size > covered_end and offset == target:
+            break
+    return best
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return None if value is None else format_datetime(value)
