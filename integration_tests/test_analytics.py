@@ -199,6 +199,10 @@ def exported(analytics_emulator: Emulator, tmp_path_factory: pytest.TempPathFact
 def con(exported: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = analytics.connect(exported)
     assert analytics.installed(connection), "the exporter must install the views in the file"
+    stored = "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary"
+    assert set(analytics.VIEWS) <= {name for (name,) in connection.execute(stored).fetchall()}, (
+        "in the file itself, not only as the session views analytics.connect adds"
+    )
     yield connection
     connection.close()
 

@@ -17,6 +17,7 @@ import pytest
 from source_contractfit import analytics
 from source_contractfit.analytics import report
 from source_contractfit.analytics.query import format_rows
+from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
 from source_contractfit.export.sinks import Commit, DuckDBSink
 
@@ -88,8 +89,13 @@ DOC_C = document("c" * 24, "2024-03-04T12:00:00Z", False, False, [
 def build(
     path: Path, docs: list[dict[str, Any]], records: Sequence[tuple[str, dict[str, Any]]] = ()
 ) -> duckdb.DuckDBPyConnection:
-    """Documents (and stream records) through the normalizer and the DuckDB sink."""
+    """Documents (and stream records) through the normalizer and the DuckDB sink.
+
+    As the exporter does: the sink creates the tables, then the analytics layer puts its
+    views in the file, then the data is committed.
+    """
     sink = DuckDBSink(path, TABLES, primary_keys(), SCHEMA_VERSION)
+    assert analytics.install_in_file(sink.con)
     normalizer = Normalizer()
     commit = Commit()
     for doc in docs:
@@ -209,12 +215,51 @@ def test_an_older_file_gets_session_views_and_stays_unchanged(tmp_path: Path) ->
     path = tmp_path / "old.duckdb"
     DuckDBSink(path, TABLES, primary_keys(), SCHEMA_VERSION).close()
     with duckdb.connect(str(path)) as raw:
+        analytics.install_in_file(raw)
         raw.execute("DROP VIEW stats_reconciliation")
     with analytics.connect(path) as con:
         assert analytics.installed(con)
     with duckdb.connect(str(path), read_only=True) as raw:
         names = {n for (n,) in raw.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         assert "stats_reconciliation" not in names
+
+
+def file_objects_of(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The views and macros stored in the file itself (not a session's temporary ones)."""
+    sql = (
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+        "AND database_name = current_database() "
+        "UNION SELECT function_name FROM duckdb_functions() WHERE NOT internal "
+        "AND function_type IN ('macro', 'table_macro') AND database_name = current_database()"
+    )
+    return {name for (name,) in con.execute(sql).fetchall()}
+
+
+def test_the_views_go_in_the_file_in_one_transaction_and_reruns_replace_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.duckdb"
+    sink = DuckDBSink(path, TABLES, primary_keys(), SCHEMA_VERSION)
+    assert file_objects_of(sink.con) == set(), "the sink stores data only"
+    assert analytics.install_in_file(sink.con) and analytics.install_in_file(sink.con)
+    stored = file_objects_of(sink.con)
+    assert set(analytics.VIEWS) <= stored and "field_accuracy_by" in stored
+    # A file whose SQL fails halfway keeps what it had: no view of the files before.
+    sink.con.execute("DROP VIEW stp_daily")
+    broken = [*analytics.sql_files(), ("99_broken.sql", "SELECT * FROM no_such_table;")]
+    monkeypatch.setattr("source_contractfit.analytics.views.sql_files", lambda: broken)
+    with pytest.raises(ConfigError, match="99_broken.sql"):
+        analytics.install_in_file(sink.con)
+    assert "stp_daily" not in file_objects_of(sink.con)
+    sink.close()
+
+
+def test_a_file_without_every_table_the_views_read_gets_no_views(tmp_path: Path) -> None:
+    documents_only = {t: TABLES[t] for t in ("documents", "document_versions", "fields")}
+    sink = DuckDBSink(tmp_path / "d.duckdb", documents_only, primary_keys(), SCHEMA_VERSION)
+    assert not analytics.install_in_file(sink.con)
+    assert file_objects_of(sink.con) == set()
+    sink.close()
 
 
 # ---- an empty list `[]` is the same observation as a both-empty placeholder atom ---------
@@ -329,3 +374,12 @@ def test_sql_output_formats() -> None:
     assert format_rows(columns, rows, "csv") == 'a,b\n1,0.5\n,"x,y"'
     assert format_rows(columns, rows, "json") == '{"a":1,"b":0.5}\n{"a":null,"b":"x,y"}'
     assert format_rows(columns, rows, "table").splitlines()[-1] == "(2 rows)"
+
+
+def test_sql_table_is_rich_plain_and_never_wraps() -> None:
+    wide, markup = "w" * 400, "[bold]x[/bold] :smile:"
+    lines = format_rows(["name", "n"], [(wide, 1), (markup, 22.5)], "table").splitlines()
+    assert lines[0].split() == ["name", "n"] and set(lines[1]) == {"-"}
+    assert lines[2] == f"{wide}     1" and lines[3] == f"{markup:<400}  22.5"
+    assert "\x1b" not in "\n".join(lines)
+    assert "\x1b[1m" in format_rows(["a"], [(1,)], "table", color=True)

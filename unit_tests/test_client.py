@@ -326,17 +326,6 @@ def test_secret_echoed_by_server_is_masked_in_error() -> None:
     assert "****" in caught.value.message
 
 
-def test_iter_pages_stops_on_short_page() -> None:
-    pages = [
-        json_response(200, {"page": 1, "per_page": 2, "total": 3, "results": [1, 2]}),
-        json_response(200, {"page": 2, "per_page": 2, "total": 3, "results": [3]}),
-    ]
-    h = Harness(scripted(*pages))
-    got = [r for body in h.client.iter_pages("x", per_page=2) for r in body["results"]]
-    assert got == [1, 2, 3]
-    assert [req.url.params["page"] for req in h.requests] == ["1", "2"]
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink
 from source_contractfit.export.sinks.parquet_sink import INTENT_FILE
 
@@ -157,6 +158,19 @@ def test_duckdb_commit_is_all_or_nothing(tmp_path: Path) -> None:
         sink.apply(broken, 2)
     assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
     assert sink.load_state().streams == {"documents": {"pos": 1}}
+
+
+def test_duckdb_sink_stores_data_and_state_only(tmp_path: Path) -> None:
+    """Even holding every table the views read: the analytics layer installs itself."""
+    sink = DuckDBSink(tmp_path / "db.duckdb", TABLES, primary_keys(), SCHEMA_VERSION)
+    tables = {t for (t,) in sink.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {*TABLES, "_contractfit_state", "_contractfit_meta"}
+    assert sink.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+    macros = (
+        "SELECT count(*) FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro'"
+    )
+    assert sink.execute(macros).fetchone() == (0,)
+    sink.close()
 
 
 def test_parquet_layout_is_hive_partitioned_zstd(tmp_path: Path) -> None:

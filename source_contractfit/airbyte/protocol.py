@@ -20,7 +20,6 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -28,45 +27,55 @@ import orjson
 from source_contractfit.api.client import ContractfitClient
 from source_contractfit.api.errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from source_contractfit.api.redact import RedactingFilter, Redactor
-from source_contractfit.config import ConnectorConfig
-from source_contractfit.read.context import Checkpoint, ReadContext, Record
+from source_contractfit.config import ConnectorConfig, load_config_file, read_json_file
+from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
-from source_contractfit.streams.catalog import STREAMS, STREAMS_BY_NAME, StreamDef
+from source_contractfit.read.events import (
+    COMPLETE,
+    INCOMPLETE,
+    RUNNING,
+    STARTED,
+    Checkpoint,
+    Event,
+    Record,
+    StreamStatus,
+)
+from source_contractfit.streams.base import StreamDef
+from source_contractfit.streams.catalog import (
+    STREAMS_BY_NAME,
+    NotIncremental,
+    UnknownStreams,
+    select_streams,
+)
 
-STARTED, RUNNING, COMPLETE, INCOMPLETE = "STARTED", "RUNNING", "COMPLETE", "INCOMPLETE"
 FAILURE_TYPES = {
     FailureKind.CONFIG: "config_error",
     FailureKind.TRANSIENT: "transient_error",
     FailureKind.SYSTEM: "system_error",
 }
-# An event of a read: ("status", (stream, status)), ("record", Record), ("state", Checkpoint).
-Event = tuple[str, Any]
 
 
 # ------------------------------------------------------------------ shared by both paths
 
 
-def select_streams(configured: Iterable[tuple[str, str]]) -> tuple[list[StreamDef], set[str]]:
-    """(stream name, sync mode) pairs of a catalog -> our streams in order, the incremental."""
-    names = set()
-    incremental = set()
-    for name, sync_mode in configured:
-        if name not in STREAMS_BY_NAME:
-            known = ", ".join(sorted(STREAMS_BY_NAME))
-            raise ConfigError(
-                f"The configured catalog names the stream {name!r}, which this source does "
-                f"not have. Known streams: {known}. Run discover again and refresh the catalog."
-            )
-        stream = STREAMS_BY_NAME[name]
-        if sync_mode == "incremental":
-            if not stream.incremental:
-                raise ConfigError(
-                    f"The configured catalog asks for stream {name!r} in incremental mode, "
-                    "which it does not support; use full_refresh."
-                )
-            incremental.add(name)
-        names.add(name)
-    return [stream for stream in STREAMS if stream.name in names], incremental
+def configured_streams(
+    configured: Iterable[tuple[str, str]],
+) -> tuple[list[StreamDef], set[str]]:
+    """(stream name, sync mode) pairs of a catalog -> our streams in order, the incremental
+    (`catalog.select_streams`, its errors in the words of a configured catalog)."""
+    try:
+        return select_streams((name, mode == "incremental") for name, mode in configured)
+    except UnknownStreams as error:
+        known = ", ".join(sorted(STREAMS_BY_NAME))
+        raise ConfigError(
+            f"The configured catalog names the stream {error.names[0]!r}, which this source "
+            f"does not have. Known streams: {known}. Run discover again and refresh the catalog."
+        ) from None
+    except NotIncremental as error:
+        raise ConfigError(
+            f"The configured catalog asks for stream {error.stream!r} in incremental mode, "
+            "which it does not support; use full_refresh."
+        ) from None
 
 
 def read_events(
@@ -114,28 +123,26 @@ def _unit_events(
 ) -> Iterator[Event]:
     names = [stream.name for stream in unit]
     for name in names:
-        yield "status", (name, STARTED)
+        yield StreamStatus(name, STARTED)
     counts = dict.fromkeys(names, 0)
     started = time.monotonic()
     try:
         for item in read_unit(unit, context, blobs):
             if isinstance(item, Record):
                 if counts[item.stream] == 0:
-                    yield "status", (item.stream, RUNNING)
+                    yield StreamStatus(item.stream, RUNNING)
                 counts[item.stream] += 1
-                yield "record", item
-            elif isinstance(item, Checkpoint):
-                yield "state", item
+            yield item
     except ContractfitError:
         for name in names:
-            yield "status", (name, INCOMPLETE)
+            yield StreamStatus(name, INCOMPLETE)
         raise
     elapsed = time.monotonic() - started
     for name, count in counts.items():
         rate = count / elapsed if elapsed else 0.0
         logger.info("Read %d %s records in %.1fs (%.0f/s).", count, name, elapsed, rate)
     for name in names:
-        yield "status", (name, COMPLETE)
+        yield StreamStatus(name, COMPLETE)
 
 
 def state_blobs(messages: Any) -> dict[str, Any]:
@@ -183,19 +190,18 @@ class MessageWriter:
         with self.lock:
             self.out.write(line)
 
-    def event(self, kind: str, payload: Any) -> None:
-        if kind == "record":
-            self.since_state[payload.stream] += 1
-            record = {"stream": payload.stream, "data": payload.data, "emitted_at": int(_now_ms())}
+    def event(self, event: Event) -> None:
+        if isinstance(event, Record):
+            self.since_state[event.stream] += 1
+            record = {"stream": event.stream, "data": event.data, "emitted_at": int(_now_ms())}
             self.write({"type": "RECORD", "record": record})
-        elif kind == "state":
-            count = float(self.since_state.pop(payload.stream, 0))
-            stream = {"stream_descriptor": {"name": payload.stream}, "stream_state": payload.state}
+        elif isinstance(event, Checkpoint):
+            count = float(self.since_state.pop(event.stream, 0))
+            stream = {"stream_descriptor": {"name": event.stream}, "stream_state": event.state}
             state = {"type": "STREAM", "stream": stream, "sourceStats": {"recordCount": count}}
             self.write({"type": "STATE", "state": state})
         else:
-            name, status = payload
-            status_body = {"stream_descriptor": {"name": name}, "status": status}
+            status_body = {"stream_descriptor": {"name": event.stream}, "status": event.status}
             trace = {"type": "STREAM_STATUS", "emitted_at": _now_ms(), "stream_status": status_body}
             self.write({"type": "TRACE", "trace": trace})
 
@@ -225,15 +231,6 @@ class _LogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         level = _LEVELS.get(record.levelname, record.levelname)
         self.writer.log(level, self.format(record))
-
-
-def _load_json(path: str, what: str) -> Any:
-    try:
-        return orjson.loads(Path(path).read_bytes())
-    except FileNotFoundError:
-        raise ConfigError(f"The {what} file {path} does not exist.") from None
-    except (OSError, orjson.JSONDecodeError) as error:
-        raise ConfigError(f"The {what} file could not be read: {error}.") from None
 
 
 def _catalog_pairs(catalog: Any) -> list[tuple[str, str]]:
@@ -270,16 +267,14 @@ def read_command(argv: list[str], out: IO[bytes] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logger = logging.getLogger("airbyte")
     try:
-        raw_config = _load_json(args.config, "config")
-        if not isinstance(raw_config, dict):
-            raise ConfigError("The config file must hold a JSON object.")
-        config = ConnectorConfig.from_mapping(raw_config)
+        config = load_config_file(args.config)
         redactor.add(*config.credentials.secrets())
-        selected, incremental = select_streams(_catalog_pairs(_load_json(args.catalog, "catalog")))
-        blobs = state_blobs(_load_json(args.state, "state")) if args.state else {}
+        catalog = read_json_file(args.catalog, "catalog")
+        selected, incremental = configured_streams(_catalog_pairs(catalog))
+        blobs = state_blobs(read_json_file(args.state, "state")) if args.state else {}
         blobs = {name: blob for name, blob in blobs.items() if name in incremental}
-        for kind, payload in read_events(config, selected, blobs, logger):
-            writer.event(kind, payload)
+        for event in read_events(config, selected, blobs, logger):
+            writer.event(event)
         return 0
     except ContractfitError as error:
         message = redactor.mask(error.message)

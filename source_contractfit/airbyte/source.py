@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from importlib import resources
 from typing import Any
 
-import orjson
 from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteConnectionStatus,
@@ -29,7 +27,6 @@ from airbyte_cdk.models import (
     AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
-    ConnectorSpecificationSerializer,
     FailureType,
     Status,
     StreamDescriptor,
@@ -42,8 +39,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contractfit.airbyte.protocol import (
     FAILURE_TYPES,
+    configured_streams,
     read_events,
-    select_streams,
     state_blobs,
 )
 from source_contractfit.api.client import ContractfitClient, RetryPolicy
@@ -53,10 +50,11 @@ from source_contractfit.api.errors import (
     NotFoundError,
     TransientError,
 )
-from source_contractfit.config import ConnectorConfig
-from source_contractfit.read.context import not_the_api_root
-from source_contractfit.read.engine import Checkpoint, ReadContext, Record
-from source_contractfit.streams.catalog import STREAMS, StreamDef
+from source_contractfit.config import ConnectorConfig, connection_specification
+from source_contractfit.read.context import ReadContext, not_the_api_root
+from source_contractfit.read.events import Checkpoint, Record
+from source_contractfit.streams.base import StreamDef
+from source_contractfit.streams.catalog import STREAMS
 
 
 def traced(error: ContractfitError) -> AirbyteTracedException:
@@ -83,9 +81,11 @@ def airbyte_stream(stream: StreamDef) -> AirbyteStream:
 
 class SourceContractfit(Source):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
-        """`spec.json` beside this module (the CDK's default looks in the package root)."""
-        raw = resources.files("source_contractfit.airbyte").joinpath("spec.json").read_bytes()
-        return ConnectorSpecificationSerializer.load(orjson.loads(raw))
+        """Generated from the settings declared in `config.py`: what `check` enforces."""
+        return ConnectorSpecification(
+            documentationUrl="https://docs.airbyte.com/integrations/sources/contractfit",
+            connectionSpecification=connection_specification(),
+        )
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
@@ -123,21 +123,21 @@ class SourceContractfit(Source):
         try:
             parsed = ConnectorConfig.from_mapping(config)
             pairs = [(c.stream.name, c.sync_mode.value) for c in catalog.streams]
-            selected, incremental = select_streams(pairs)
+            selected, incremental = configured_streams(pairs)
             messages = [AirbyteStateMessageSerializer.dump(m) for m in state or []]
             blobs = {k: v for k, v in state_blobs(messages).items() if k in incremental}
         except ContractfitError as error:
             raise traced(error) from None
         descriptors = {stream.name: airbyte_stream(stream) for stream in selected}
         try:
-            for kind, payload in read_events(parsed, selected, blobs, logger):
-                if kind == "record":
-                    yield _record_message(payload)
-                elif kind == "state":
-                    yield _state_message(payload)
+            for event in read_events(parsed, selected, blobs, logger):
+                if isinstance(event, Record):
+                    yield _record_message(event)
+                elif isinstance(event, Checkpoint):
+                    yield _state_message(event)
                 else:
-                    name, status = payload
-                    yield status_message(descriptors[name], AirbyteStreamStatus(status))
+                    status = AirbyteStreamStatus(event.status)
+                    yield status_message(descriptors[event.stream], status)
         except ContractfitError as error:
             raise traced(error) from None
 

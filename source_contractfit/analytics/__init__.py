@@ -1,31 +1,34 @@
 """Analytics over an exported DuckDB file: SQL views, their pandas API, `sql` and `report`.
 
-Here: `sql/*.sql` (the views and macros, one file per concept), `frames.py` (install the
-views; one function per view returning a DataFrame, re-exported here), `query.py`
-(`contractfit sql`), `report.py` (`contractfit report`, terminal and HTML). Not here:
-how the data got there (`export/`).
+Here: `sql/*.sql` (the views and macros, one file per concept), `views.py` (put them in an
+export file, or in a read-only session), `frames.py` (one function per view returning a
+DataFrame), `query.py` (`contractfit sql`), `report/` (`contractfit report`, terminal and
+HTML). Not here: how the data got there (`export/`); the sinks store data only.
 """
 
 from source_contractfit.analytics.frames import (
     PERIODS,
-    TABLES,
-    VIEWS,
     automation_blockers,
     confidence_calibration,
     confidence_thresholds,
-    connect,
-    connect_or_say,
     document_accuracy,
     field_accuracy,
-    install,
-    installed,
     processing_times,
     review_latency,
-    sql_files,
     stats_reconciliation,
     stp,
     stp_daily,
     usage_monthly,
+)
+from source_contractfit.analytics.views import (
+    TABLES,
+    VIEWS,
+    connect,
+    connect_or_say,
+    install,
+    install_in_file,
+    installed,
+    sql_files,
 )
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "document_accuracy",
     "field_accuracy",
     "install",
+    "install_in_file",
     "installed",
     "processing_times",
     "review_latency",

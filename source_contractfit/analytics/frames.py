@@ -1,10 +1,8 @@
-"""The analytics layer: SQL views and macros in `sql/*.sql`, and DataFrames for notebooks.
+"""The analytics views as pandas DataFrames, for notebooks: one SELECT per function.
 
-The definitions live in SQL, created in the DuckDB file by the exporter, so dashboards and
-`contractfit sql` read the same numbers as this API. Each function here is one SELECT of a
-view or macro, returned as a pandas DataFrame:
+The numbers are defined once, in SQL (`sql/*.sql`, put in the file by the exporter), so
+dashboards, `contractfit sql` and this API read the same ones; nothing is computed here:
 
-    import duckdb
     from source_contractfit import analytics
     con = analytics.connect("contractfit.duckdb")
     analytics.field_accuracy(con, period="month")
@@ -12,104 +10,15 @@ view or macro, returned as a pandas DataFrame:
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from source_contractfit.api.errors import ConfigError
-
 if TYPE_CHECKING:
     import pandas as pd
 
-VIEWS = (
-    "field_accuracy",
-    "document_accuracy",
-    "stp_daily",
-    "automation_blockers",
-    "confidence_calibration",
-    "processing_times",
-    "review_latency",
-    "usage_monthly",
-    "stats_reconciliation",
-)
 PERIODS = ("day", "week", "month", "quarter", "year", "all")
-# Tables the SQL reads: a DuckDB file holding all of them can carry the views.
-TABLES = (
-    "documents", "document_versions", "fields", "sections", "inboxes", "usage",
-    "stats_fields", "stats_accuracy", "stats_stp", "stats_automation_blockers",
-    "stats_processing", "stats_volume",
-)  # fmt: skip
-
-
-def sql_files() -> list[tuple[str, str]]:
-    """(file name, text) of every analytics SQL file, in the order they must run."""
-    folder = resources.files("source_contractfit.analytics") / "sql"
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
-
-
-def install(con: duckdb.DuckDBPyConnection, temporary: bool = False) -> None:
-    """Create (or replace) every view and macro; `temporary` for a read-only database."""
-    for name, text in sql_files():
-        if temporary:
-            text = text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW")
-            text = text.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO")
-        try:
-            con.execute(text)
-        except duckdb.Error as error:
-            raise ConfigError(f"Analytics SQL {name} failed: {error}") from error
-
-
-def installed(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether this database (or session) has every view of the analytics layer."""
-    rows = con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name IN "
-        f"({', '.join('?' for _ in VIEWS)})",
-        list(VIEWS),
-    ).fetchall()
-    return {name for (name,) in rows} == set(VIEWS)
-
-
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open an exported DuckDB file read-only, with the analytics views available.
-
-    A file written by an older exporter gets the current views as session-only objects;
-    nothing in the file is changed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"DuckDB file {path} does not exist; run `contractfit export` first.")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise ConfigError(f"Cannot open DuckDB file {path}: {error}") from None
-    missing = [
-        t
-        for t in ("documents", "fields", "document_versions")
-        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [t]).fetchall()
-    ]
-    if missing:
-        con.close()
-        raise ConfigError(
-            f"{path} is not a contractfit export (no table {', '.join(missing)}); "
-            "run `contractfit export --duckdb` to create it."
-        )
-    if not installed(con):
-        install(con, temporary=True)
-    return con
-
-
-def connect_or_say(path: str | Path, command: str) -> duckdb.DuckDBPyConnection | None:
-    """connect(), or None after one line on stderr naming the command (for the CLI)."""
-    try:
-        return connect(path)
-    except ConfigError as error:
-        print(f"contractfit {command}: {error.message}", file=sys.stderr)
-        return None
 
 
 def _timestamp(value: str | datetime | None) -> datetime | None:

@@ -1,7 +1,8 @@
 """`contractfit sql`: run one query against an exported DuckDB file and print the result.
 
 The file is opened read-only with the analytics views available (see analytics.connect),
-so a query can never change the export. Output is an aligned table, CSV or JSON lines.
+so a query can never change the export. Output is an aligned table (rich, the report's
+own), CSV or JSON lines.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+def format_rows(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, color: bool = False
+) -> str:
+    """The rows as text; `color` (a terminal) only changes the table format's header."""
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -45,14 +49,14 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
             orjson.dumps(dict(zip(columns, row, strict=True)), default=_json_default).decode()
             for row in rows
         )
-    from source_contractfit.analytics.report import text_table
+    from source_contractfit.analytics.report.text import text_table
 
-    table = text_table(list(columns), [[_cell(v) for v in row] for row in rows])
+    table = text_table(columns, [[_cell(v) for v in row] for row in rows], color)
     return f"{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
 
 
 def run_query(duckdb_path: str, sql: str, fmt: str = "table") -> int:
-    from source_contractfit.analytics.frames import connect_or_say
+    from source_contractfit.analytics.views import connect_or_say
 
     con = connect_or_say(duckdb_path, "sql")
     if con is None:
@@ -68,5 +72,5 @@ def run_query(duckdb_path: str, sql: str, fmt: str = "table") -> int:
         return 2
     finally:
         con.close()
-    print(format_rows(columns, rows, fmt))
+    print(format_rows(columns, rows, fmt, color=sys.stdout.isatty()))
     return 0

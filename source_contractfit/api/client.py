@@ -192,23 +192,6 @@ class ContractfitClient:
         """GET a path relative to base_url and return the decoded JSON body."""
         return self._request("GET", path, params=params, authenticated=True)
 
-    def iter_pages(
-        self, path: str, params: Params | None = None, per_page: int = 100
-    ) -> Iterator[dict[str, Any]]:
-        """Page-number paging of API.md (`page` 1-based) until a short or empty page.
-
-        Only safe on a result set that does not move; the documents reader uses keyset
-        windows instead (see `documents.py`).
-        """
-        page = 1
-        while True:
-            body = self.get_json(path, {**(params or {}), "page": page, "per_page": per_page})
-            results = expect_page(body, path)
-            yield body
-            if len(results) < per_page:
-                return
-            page += 1
-
     def server_time(self) -> datetime | None:
         """The server's present: the latest `Date` header seen (None before any, or when
         the server sends none). Cursors are capped by it, not by our own clock."""

@@ -8,31 +8,36 @@ state that covers them, so a crash anywhere resumes exactly where the data ends.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from source_contractfit.analytics.views import install_in_file
 from source_contractfit.api.client import ContractfitClient
 from source_contractfit.api.errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from source_contractfit.api.redact import RedactingFilter, Redactor
 from source_contractfit.cli.progress import Progress
-from source_contractfit.config import ConnectorConfig
+from source_contractfit.config import (
+    NOT_AN_OBJECT,
+    ConnectorConfig,
+    FileMessages,
+    load_config_file,
+)
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
 from source_contractfit.export.sinks.base import SNAPSHOT_TABLES
-from source_contractfit.read.context import Checkpoint, ReadContext, Record
+from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
+from source_contractfit.read.events import Checkpoint, Record
 from source_contractfit.read.gc_tuning import tune_gc
-from source_contractfit.streams.catalog import STREAMS, STREAMS_BY_NAME, Reader, StreamDef
+from source_contractfit.streams.base import StreamDef
+from source_contractfit.streams.catalog import select_streams
 
 logger = logging.getLogger("source_contractfit.export.exporter")
-DOCUMENT_FAMILY = ("documents", "document_versions", "document_fields", "document_line_items")
 EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTEM: 1}
 # Rows buffered before a data-only commit: bounds memory between two checkpoints.
 MAX_BUFFERED_ROWS = 50_000
@@ -52,31 +57,20 @@ class ExportResult:
     failed: ContractfitError | None = None
 
 
-def load_config(path: str) -> ConnectorConfig:
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist.") from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"Config file {path} is not readable JSON: {error}.") from None
-    return ConnectorConfig.from_mapping(raw)
+# The exporter's words for a config file it cannot use; the loader is `load_config_file`.
+CONFIG_FILE_MESSAGES = FileMessages(
+    missing="Config file {path} does not exist.",
+    unreadable="Config file {path} is not readable JSON: {error}.",
+    not_an_object=NOT_AN_OBJECT,
+)
 
 
-def select_streams(names: Sequence[str] | None) -> list[StreamDef]:
-    """The engine streams to read; any document stream means the document family."""
-    wanted = list(names) if names else [s.name for s in STREAMS]
-    unknown = [n for n in wanted if n not in STREAMS_BY_NAME]
-    if unknown:
-        known = ", ".join(s.name for s in STREAMS)
-        raise ConfigError(f"Unknown stream(s) {', '.join(unknown)}. Known streams: {known}.")
-    selected = []
-    for stream in STREAMS:
-        if stream.reader is Reader.DOCUMENTS:
-            if stream.name == "documents" and any(n in DOCUMENT_FAMILY for n in wanted):
-                selected.append(stream)
-        elif stream.name in wanted:
-            selected.append(stream)
-    return selected
+def export_streams(names: Sequence[str] | None) -> list[StreamDef]:
+    """The streams `--streams` names (default: all), as `catalog.select_streams` selects
+    them; a derived document stream means `documents`, whose Documents the normalizer
+    turns into every document table."""
+    requested = [(name, False) for name in names] if names else None
+    return select_streams(requested, derived_via_source=True)[0]
 
 
 def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
@@ -85,7 +79,10 @@ def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
     sinks: list[Sink] = []
     keys = primary_keys()
     if duckdb_path:
-        sinks.append(DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION))
+        duck = DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION)
+        sinks.append(duck)
+        # The views live in the file beside the data: dashboards and `contractfit sql` read them.
+        install_in_file(duck.con)
     if parquet_dir:
         sinks.append(ParquetSink(parquet_dir, TABLES, keys, SCHEMA_VERSION))
     return sinks
@@ -162,10 +159,13 @@ class Exporter:
         commit = Commit()
         self.progress.stream(", ".join(s.name for s in unit))
         unit_started = time.monotonic()
+        # Streams without a table of their own carry whole Documents (the selection reads
+        # `documents`, never the streams derived from it): they feed the document tables.
+        documents = {stream.name for stream in unit if not stream.has_table}
         for item in read_unit(unit, context, states):
             if isinstance(item, Record):
                 self.result.records[item.stream] = self.result.records.get(item.stream, 0) + 1
-                if item.stream == "documents":
+                if item.stream in documents:
                     normalizer.add_document(item.data)
                     commit.document_ids.add(str(item.data.get("id")))
                     self.result.documents += 1
@@ -184,7 +184,7 @@ class Exporter:
             if stream.name in SNAPSHOT_TABLES:
                 commit.snapshots.add(stream.name)
         sequence = self._commit(commit, normalizer, sequence)
-        if unit[0].reader is Reader.DOCUMENTS:
+        if documents:
             self.result.document_seconds += time.monotonic() - unit_started
         return sequence
 
@@ -214,9 +214,9 @@ def run_export(
     _configure_logging(redactor, quiet, verbose)
     sinks: list[Sink] = []
     try:
-        config = load_config(config_path)
+        config = load_config_file(config_path, CONFIG_FILE_MESSAGES)
         redactor.add(*config.credentials.secrets())
-        selected = select_streams(streams)
+        selected = export_streams(streams)
         sinks = open_sinks(duckdb_path, parquet_dir)
         with Progress(enabled=not quiet) as progress:
             result = Exporter(config, sinks, selected, progress, full_refresh).run()

@@ -1,4 +1,4 @@
-"""What a read produces (`Record`, `Checkpoint`) and what it shares (`ReadContext`)."""
+"""What one sync shares between streams (`ReadContext`); what it produces is in `events.py`."""
 
 from __future__ import annotations
 
@@ -33,23 +33,6 @@ def not_the_api_root(request: str, base_url: str) -> BaseUrlError:
         f"{request} answered 404: 'base_url' ({base_url}) does not look like the "
         "Contract.fit API root (it usually ends in /api)."
     )
-
-
-@dataclass(frozen=True)
-class Record:
-    stream: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """The complete per-stream state blob, safe to persist once every earlier record is."""
-
-    stream: str
-    state: dict[str, Any]
-
-
-Item = Record | Checkpoint
 
 
 @dataclass

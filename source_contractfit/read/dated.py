@@ -13,23 +13,54 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from source_contractfit.api.client import expect_page
 from source_contractfit.api.errors import BadRequestError, ConfigError, PermissionDeniedError
 from source_contractfit.read.concurrency import PartitionDone, interleave, prefetch_map
-from source_contractfit.read.context import Checkpoint, Item, ReadContext, Record
+from source_contractfit.read.context import ReadContext
+from source_contractfit.read.events import Checkpoint, Item, Record
 from source_contractfit.read.state import STATE_VERSION
 from source_contractfit.read.walk import receive_time_of
-from source_contractfit.streams.catalog import StreamDef
-from source_contractfit.streams.stats import ENDPOINTS, DailyEndpoint, Row
 from source_contractfit.timeutil import UTC, format_datetime
 
 logger = logging.getLogger("source_contractfit.read.dated")
 MAX_WINDOW_DAYS = 31
 _REFUSE_LOCK = threading.Lock()
+Row = dict[str, Any]
+
+
+class DailyEndpoint(Protocol):
+    """How one dated stream is fetched (a definition of `streams/stats.py` is one)."""
+
+    @property
+    def path(self) -> str:
+        """The path template; `{inbox_id}` in it scopes a request to the inbox, otherwise
+        (a window endpoint) the inbox goes in the `inbox_id` parameter."""
+
+    @property
+    def flatten(self) -> Callable[[str, str, Any], Iterable[Row]]:
+        """(inbox_id, day, body) -> rows; a window endpoint gets "" and dates each row."""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """Fixed parameters of every request."""
+
+    @property
+    def per_day(self) -> bool:
+        """One request per day (the endpoint aggregates its window), or one per window of
+        at most MAX_WINDOW_DAYS days (it answers day by day)."""
+
+    @property
+    def variants(self) -> tuple[Mapping[str, str], ...]:
+        """One request per variant (extra params), e.g. one per volume status."""
+
+    @property
+    def zero(self) -> Callable[[dict[str, Any], str, Mapping[str, str]], Row] | None:
+        """Window endpoints answer only days with data; a day missing from the answer gets
+        this zero row, so a day whose count fell to 0 replaces its stale row downstream."""
 
 
 def parse_dated_state(stream: str, blob: Mapping[str, Any] | None) -> dict[str, date]:
@@ -164,11 +195,10 @@ def _refuse(
 
 
 def read_dated_stream(
-    stream: StreamDef, ctx: ReadContext, blob: Mapping[str, Any] | None
+    stream: str, endpoint: DailyEndpoint, ctx: ReadContext, blob: Mapping[str, Any] | None
 ) -> Iterator[Item]:
     config = ctx.config
-    endpoint = ENDPOINTS[stream.name]
-    cursors = parse_dated_state(stream.name, blob)
+    cursors = parse_dated_state(stream, blob)
     inboxes = ctx.inboxes()
     today = ctx.present().date()  # the server's today: it has no stats after it
     floor = config.start_date.date() if config.start_date else None
@@ -207,15 +237,15 @@ def read_dated_stream(
     work = [(inbox["id"], lambda i=inbox: partition(i)) for inbox in inboxes]
     for item in interleave(work, config.max_concurrency):
         if isinstance(item, PartitionDone):
-            yield Checkpoint(stream.name, dated_blob(cursors))
+            yield Checkpoint(stream, dated_blob(cursors))
             since_checkpoint = 0
             continue
         inbox_id, (day, rows) = item
         for row in rows:
-            yield Record(stream.name, row)
+            yield Record(stream, row)
         since_checkpoint += len(rows)
         if cursors.get(inbox_id) is None or day > cursors[inbox_id]:
             cursors[inbox_id] = day
         if since_checkpoint >= config.checkpoint_interval:
-            yield Checkpoint(stream.name, dated_blob(cursors))
+            yield Checkpoint(stream, dated_blob(cursors))
             since_checkpoint = 0

@@ -22,7 +22,8 @@ from typing import Any
 
 from source_contractfit.api.errors import PermissionDeniedError
 from source_contractfit.read.concurrency import PartitionDone, interleave
-from source_contractfit.read.context import Checkpoint, Item, ReadContext, Record
+from source_contractfit.read.context import ReadContext
+from source_contractfit.read.events import Checkpoint, Item, Record
 from source_contractfit.read.reviews import (
     ReviewCounters,
     ReviewedDocument,
@@ -32,7 +33,7 @@ from source_contractfit.read.reviews import (
 )
 from source_contractfit.read.state import DocumentsState, InboxState
 from source_contractfit.read.walk import Position, walk_inbox_stamped
-from source_contractfit.streams.catalog import StreamDef
+from source_contractfit.streams.base import StreamDef
 from source_contractfit.timeutil import format_datetime, utcnow
 
 logger = logging.getLogger("source_contractfit.read.family")

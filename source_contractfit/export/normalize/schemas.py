@@ -1,9 +1,11 @@
 """Declared Arrow schemas of the analytics tables: the contract the SQL is written against.
 
 The document tables are declared here as (column, kind) pairs, in order. The tables of
-the plain streams (metadata, stats, usage) are derived at import from their JSON schemas
-in `source_contractfit/streams/schemas/`, so there is one place to change them; whoever changes
-such a schema changes the table too. The Arrow schema, the Airbyte JSON schema of the
+the plain streams (every stream but the document family: metadata, stats, usage) are
+derived at import from their definitions (`streams/metadata.py`, `streams/stats.py`):
+one table per stream, its columns from the stream's JSON schema, its key from the
+stream's primary key. So there is one place to change them; whoever changes such a
+schema changes the table too. The Arrow schema, the Airbyte JSON schema of the
 row-shaped streams and the value coercion all follow from the kind. Bump `SCHEMA_VERSION`
 whenever a column is added, renamed or retyped, so sinks can tell a stored table from an
 older layout. Primary-key columns are non-nullable; everything else is nullable.
@@ -15,7 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from source_contractfit.streams.catalog import STREAMS_BY_NAME
+from source_contractfit.streams.base import StreamDef
+from source_contractfit.streams.metadata import METADATA_STREAMS
+from source_contractfit.streams.stats import STATS_STREAMS
 
 SCHEMA_VERSION = 1
 
@@ -146,11 +150,12 @@ REJECT_COLUMNS: tuple[Column, ...] = (
 )
 
 # One table per plain stream, named as the stream: its JSON schema's properties + extra.
-STREAM_TABLE_NAMES = (
-    "projects", "inboxes", "users", "roles", "formats", "reports", "document_version_names",
-    "stats_fields", "stats_accuracy", "stats_stp", "stats_automation_blockers",
-    "stats_processing", "stats_volume", "usage",
-)  # fmt: skip
+# The document family (streams/documents.py) is built on this package, so the plain
+# streams come from their own modules, not from the catalog.
+PLAIN_STREAMS: tuple[StreamDef, ...] = tuple(
+    stream for stream in (*METADATA_STREAMS, *STATS_STREAMS) if stream.has_table
+)
+STREAM_TABLE_NAMES = tuple(stream.name for stream in PLAIN_STREAMS)
 
 
 def columns_from_json_schema(schema: dict[str, Any]) -> tuple[Column, ...]:
@@ -176,8 +181,7 @@ def columns_from_json_schema(schema: dict[str, Any]) -> tuple[Column, ...]:
 
 
 STREAM_TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
-    name: columns_from_json_schema(STREAMS_BY_NAME[name].json_schema())
-    for name in STREAM_TABLE_NAMES
+    stream.name: columns_from_json_schema(stream.json_schema()) for stream in PLAIN_STREAMS
 }
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -194,8 +198,8 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "sections": ("document_id", "version_index", "section_index"),
     "rejects": (),  # append-only
     **{
-        name: tuple(part for key in STREAMS_BY_NAME[name].primary_key for part in key)
-        for name in STREAM_TABLE_COLUMNS
+        stream.name: tuple(part for key in stream.primary_key for part in key)
+        for stream in PLAIN_STREAMS
     },
 }
 

@@ -3,6 +3,7 @@
 A crash anywhere (even `kill -9` mid-commit) leaves the file with either the old rows and
 old state or the new rows and new state, so the next run resumes exactly where the
 committed data ends. Arrow batches go in through DuckDB's Arrow scan, never row by row.
+The sink stores data and state only; the analytics layer puts its views in the file.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from source_contractfit.analytics.frames import TABLES as ANALYTICS_TABLES
-from source_contractfit.analytics.frames import install as install_analytics
 from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
@@ -83,9 +82,6 @@ class DuckDBSink:
             con.register("_empty", pa.Table.from_batches([], schema=schema))
             con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} AS SELECT * FROM _empty")
             con.unregister("_empty")
-        # The analytics views and macros live with the data: dashboards query the file.
-        if set(ANALYTICS_TABLES) <= set(self.schemas):
-            install_analytics(con)
         con.execute("COMMIT")
 
     def load_state(self) -> StoredState:
