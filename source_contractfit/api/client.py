@@ -75,8 +75,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None, rng: Callable[[], float]) -> float:
         if retry_after is not None and math.isfinite(retry_after):
             return min(max(retry_after, 0.0), self.cap_seconds * 4)
-        ceiling = min(self.cap_seconds, self.base_seconds * (2**attempt))
-        return ceiling / 2 + rng() * ceiling / 2
+        ceiling = min(self.cap_seconds, self.base_seconds * 2.0**attempt)
+        return float(ceiling / 2 + rng() * ceiling / 2)
 
 
 @dataclass
@@ -503,7 +503,8 @@ def expect_page(body: Any, path: str) -> list[Any]:
             f"GET /{path.lstrip('/')}: expected a page object with a 'results' list "
             f"(API.md, DocumentModelPaginated), got {type(body).__name__}."
         )
-    return body["results"]
+    results: list[Any] = body["results"]
+    return results
 
 
 def _param(value: str | int | bool) -> str:
@@ -543,6 +544,5 @@ def _server_message(answer: _Answer) -> str:
     except orjson.JSONDecodeError:
         kind = answer.headers.get("Content-Type", "no content type")
         return f"non-JSON body, {kind}"
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"][:500]
-    return "no message"
+    message = body.get("message") if isinstance(body, dict) else None
+    return message[:500] if isinstance(message, str) else "no message"
