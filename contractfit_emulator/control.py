@@ -20,7 +20,7 @@ from .errors import ApiError, bad_request, not_found
 from .faults import ChurnConfig, FaultConfig, parse_kinds
 from .stats import ground_truth
 from .timeutil import DateParseError, format_us, parse_us
-from .variants import parse_variants
+from .variants import FUTURE_RECEIVE_TIME, parse_variants
 
 if TYPE_CHECKING:
     from .core import Core
@@ -193,8 +193,12 @@ def faults(core: Core, body: Body, query: dict[str, str]) -> Body:
 
 
 def variants(core: Core, body: Body, query: dict[str, str]) -> Body:
-    """Switch variants at run time (`future_document` only acts at start-up)."""
-    core.variants = parse_variants(body, core.variants)
+    """Switch variants at run time (`future_document` adds its document when switched on)."""
+    before = core.variants
+    core.variants = parse_variants(body, before)
+    if core.variants.future_document and not before.future_document:
+        with core.store.lock:
+            core.store.arrive(core.directory.inboxes[0].id, 1, parse_us(FUTURE_RECEIVE_TIME))
     return {"variants": core.variants.body()}
 
 

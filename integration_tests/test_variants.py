@@ -26,7 +26,7 @@ from source_contractfit.timeutil import format_datetime, parse_datetime
 from .conftest import api_key_config
 from .helpers import catalog, run_source
 from .test_export import export as export_loudly
-from .test_faults import digests, export
+from .test_faults import DATED_STREAMS, digests, export
 
 SUPPORTED = ("to_review", "submitted", "rejected", "escalated")
 REFUSED = ("received", "archived")
@@ -192,30 +192,38 @@ def test_wrong_credentials_still_stop_the_whole_run_at_once(
 # ------------------------------------------------------------------ order_by ignored
 
 
-def test_a_server_ignoring_order_by_fails_the_documents_stream_and_loses_nothing(
-    small: Emulator, tmp_path: Path
+def test_a_server_ignoring_order_by_fails_the_streams_that_need_it_and_loses_nothing(
+    tmp_path: Path,
 ) -> None:
-    target = tmp_path / "out.duckdb"
-    config = _config(small)
-    small.control.variants(ignore_order_by=True)
-    try:
-        done = export(tmp_path, config, "--duckdb", str(target))
-    finally:
-        small.control.variants(ignore_order_by=False)
-    assert done.returncode == 1, done.stderr
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("contractfit export: 1 of 15 stream(s) failed; the others were ")
-    assert "documents: GET /inboxes/" in line
-    assert "does not keep order_by=receive_time,id" in line
-    # Nothing of the documents was committed, so no cursor passed an unread document...
-    assert _documents(target) == {}
-    con = duckdb.connect(str(target), read_only=True)
-    assert con.execute("SELECT count(*) FROM stats_fields").fetchone() != (0,)
-    con.close()
-    # ...and the next run against a server that keeps the order reads every document.
-    again = export(tmp_path, config, "--duckdb", str(target))
-    assert again.returncode == 0, again.stderr
-    assert set(_documents(target)) == _live_ids(small)
+    # 12 days of history: more than the 7-day lookback, so a stats stream that started at
+    # the wrong first day would leave days unread for good.
+    with Emulator(seed=54, inboxes=2, documents=150, days=12) as emu:
+        config = _config(emu)
+        reference, target = tmp_path / "reference.duckdb", tmp_path / "out.duckdb"
+        assert export(tmp_path, config, "--duckdb", str(reference)).returncode == 0
+        emu.control.variants(ignore_order_by=True)
+        try:
+            done = export(tmp_path, config, "--duckdb", str(target))
+        finally:
+            emu.control.variants(ignore_order_by=False)
+        assert done.returncode == 1, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        # The documents walk and the stats streams' "first day" rely on the order.
+        assert line.startswith("contractfit export: 8 of 15 stream(s) failed; the others were ")
+        for stream in ("documents", *DATED_STREAMS):
+            assert f" {stream}: GET /inboxes/" in line, stream
+        assert "does not keep order_by=receive_time,id" in line
+        partial, complete = digests(target), digests(reference)
+        # Nothing of them was committed, so no cursor passed unread data...
+        assert _documents(target) == {}
+        for stream in DATED_STREAMS:
+            assert partial[stream][0] == 0, stream
+        for table in ("users", "roles", "formats", "reports", "document_version_names"):
+            assert partial[table] == complete[table], table
+        # ...and the next run against a server that keeps the order ends exactly complete.
+        again = export(tmp_path, config, "--duckdb", str(target))
+        assert again.returncode == 0, again.stderr
+        assert digests(target) == complete
 
 
 def test_read_against_a_server_ignoring_order_by_emits_no_document(

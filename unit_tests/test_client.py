@@ -185,6 +185,32 @@ def test_total_wait_is_bounded() -> None:
     assert sum(h.sleeps) <= 30
 
 
+def test_once_a_request_ran_out_of_retries_later_ones_give_up_sooner_until_an_answer() -> None:
+    # The API went down: the first stream waits out the whole budget, the next streams
+    # only OUTAGE_RETRY_SECONDS each, and an answer restores the full budget.
+    from source_contractfit.api.client import OUTAGE_RETRY_SECONDS
+
+    policy = RetryPolicy(max_attempts=100, base_seconds=1.0, cap_seconds=4, max_total_seconds=60)
+    down = {"now": True}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if down["now"] and request.url.path.endswith("/stats"):
+            return json_response(503, {"message": "down"})
+        return json_response(200, [])
+
+    h = Harness(handler, policy=policy)
+    for budget in (60, OUTAGE_RETRY_SECONDS, OUTAGE_RETRY_SECONDS):
+        before = h.now
+        with pytest.raises(TransientError):
+            h.client.get_json("stats")
+        assert budget - 4 <= h.now - before <= budget, (budget, h.now - before)
+    assert h.client.get_json("inboxes") == []  # an answer: the API is back
+    before = h.now
+    with pytest.raises(TransientError):
+        h.client.get_json("stats")
+    assert h.now - before > OUTAGE_RETRY_SECONDS
+
+
 def test_jwt_login_then_relogin_once_on_401() -> None:
     tokens = iter(["tok-aaaaaaaa", "tok-bbbbbbbb"])
     seen_auth: list[str] = []

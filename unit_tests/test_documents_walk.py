@@ -281,3 +281,75 @@ def test_a_full_page_of_already_read_documents_is_not_a_loop() -> None:
     position = Position(receive_time=T0, ids_at=set(sorted(group)[:230]))
     got = walk(inbox, per_page=50, position=position)
     assert set(got) == set(inbox.docs) - set(sorted(group)[:230])
+
+
+def _rewrite(inbox: FakeInbox, change: Callable[[dict[str, str], dict], dict]) -> None:
+    """Let a test rewrite the fake's JSON answer (params, body) -> body."""
+    original = inbox.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = original(request)
+        body = change(dict(request.url.params.items()), orjson.loads(response.content))
+        return httpx.Response(200, content=orjson.dumps(body))
+
+    inbox.handle = handle  # type: ignore[method-assign]
+
+
+def _tie_window(params: dict[str, str]) -> bool:
+    return params.get("order_by") == "id"
+
+
+def test_empty_tie_pages_after_the_first_stop_in_bounded_requests() -> None:
+    inbox = FakeInbox()
+    inbox.add(T0, 250)
+
+    def empty_after_first(params: dict[str, str], body: dict) -> dict:
+        if _tie_window(params) and params.get("page") != "1":
+            body["results"] = []
+        return body
+
+    _rewrite(inbox, empty_after_first)
+    from source_contractfit.api.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="repeats pages instead of paging"):
+        walk(inbox, per_page=100)
+    assert inbox.requests < 40, inbox.requests
+
+
+def test_a_short_tie_page_that_is_not_the_last_is_an_error_not_the_end() -> None:
+    inbox = FakeInbox()
+    group = inbox.add(T0, 250)
+    later = inbox.add(T0 + timedelta(seconds=1), 5)
+
+    def drop_one_on_page_two(params: dict[str, str], body: dict) -> dict:
+        if _tie_window(params) and params.get("page") == "2":
+            body["results"] = body["results"][:-1]
+        return body
+
+    _rewrite(inbox, drop_one_on_page_two)
+    position = Position()
+    got: list[str] = []
+    from source_contractfit.api.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="pages and totals disagree"):
+        for document in walk_inbox(client_for(inbox), "i" * 24, position, 100):
+            got.append(document["id"])
+    # The documents after the tie group were not reached: no cursor passed the gap.
+    assert not set(later) & set(got)
+    assert position.receive_time == T0 and position.ids_at <= set(group)
+
+
+def test_a_short_first_page_whose_total_says_more_is_an_error() -> None:
+    inbox = FakeInbox()
+    for k in range(30):
+        inbox.add(T0 + timedelta(seconds=k), 1)
+
+    def drop_last(params: dict[str, str], body: dict) -> dict:
+        body["results"] = body["results"][:-3]
+        return body
+
+    _rewrite(inbox, drop_last)
+    from source_contractfit.api.errors import ResponseFormatError
+
+    with pytest.raises(ResponseFormatError, match="its total says 30"):
+        walk(inbox, per_page=100)

@@ -54,6 +54,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 USER_AGENT = f"source-contractfit/{__version__} (+https://github.com/airbytehq/airbyte) httpx"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+OUTAGE_RETRY_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 # Before any request of a client got an answer, a refused connection or an unknown host
 # is most likely a typo in base_url: one quick retry, then a config error.
@@ -151,6 +152,10 @@ class ContractfitClient:
         self._rng = rng
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._time_lock = threading.Lock()
+        # Set when a request ran out of retries, cleared by the next answer: while the API
+        # is down, each later stream gives up within OUTAGE_RETRY_SECONDS instead of waiting
+        # out the whole budget again (the run still fails each stream, with its reason).
+        self._outage = False
         self._server_time: datetime | None = None
         self._reached = False  # True once any request of this client got an answer
         self._max_bytes = config.max_response_mb * 1024 * 1024
@@ -248,7 +253,9 @@ class ContractfitClient:
                     relogged = True
                     self.auth.renew(headers)
                     continue
-                return self._decode(method, path, answer)
+                decoded = self._decode(method, path, answer)
+                self._outage = False
+                return decoded
             except _Retryable as problem:
                 attempt += 1
                 elapsed = self._monotonic() - started
@@ -258,9 +265,13 @@ class ContractfitClient:
                 limit = self.retry.max_attempts
                 if problem.max_attempts is not None:
                     limit = min(limit, problem.max_attempts)
-                if attempt >= limit or elapsed + delay > self.retry.max_total_seconds:
+                budget = self.retry.max_total_seconds
+                if self._outage:
+                    budget = min(budget, OUTAGE_RETRY_SECONDS)
+                if attempt >= limit or elapsed + delay > budget:
                     if problem.final is not None:
                         raise problem.final from None
+                    self._outage = True
                     raise TransientError(
                         f"{method} /{path} failed after {attempt} attempt(s) over "
                         f"{elapsed:.1f}s: {problem.reason}. The Contract.fit API is unavailable "

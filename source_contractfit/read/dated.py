@@ -23,7 +23,12 @@ from source_contractfit.read.concurrency import PartitionDone, interleave, prefe
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.events import Checkpoint, Item, Record
 from source_contractfit.read.state import STATE_VERSION
-from source_contractfit.read.walk import receive_time_of
+from source_contractfit.read.walk import (
+    ORDER_ASCENDING,
+    check_page,
+    document_id_of,
+    receive_time_of,
+)
 from source_contractfit.timeutil import UTC, format_datetime
 
 logger = logging.getLogger("source_contractfit.read.dated")
@@ -109,9 +114,12 @@ def first_document_day(ctx: ReadContext, inbox_id: str) -> date | None:
 
     def ask() -> date | None:
         path = f"inboxes/{inbox_id}/paginated"
-        params: dict[str, str | int] = {"order_by": "receive_time,id", "per_page": 1, "page": 1}
+        # Two documents, so the order the answer relies on is checked (documents.py).
+        params: dict[str, str | int] = {"order_by": ORDER_ASCENDING, "per_page": 2, "page": 1}
         results = expect_page(ctx.client.get_json(path, params), path)
-        return receive_time_of(results[0], path).date() if results else None
+        stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
+        check_page(path, stamped, None, None, ORDER_ASCENDING)
+        return stamped[0][0].date() if stamped else None
 
     return ctx.memo(("first_document_day", inbox_id), ask)
 
@@ -149,9 +157,14 @@ def _fetch_window(
         try:
             body = ctx.client.get_json(path, params)
         except BadRequestError as error:
-            if "not supported" not in error.message.lower():
+            if not variant or "not supported" not in error.message.lower():
                 raise
             _refuse(ctx, endpoint, refused, variant, error)
+            if all(_key(v) in refused for v in endpoint.variants):
+                asked = ", ".join(_named(v) for v in endpoint.variants)
+                raise BadRequestError(
+                    f"GET /{path} supports none of {asked} (the last answer: {error.message})"
+                ) from None
             continue
         seen = set()
         for row in endpoint.flatten(inbox_id, "", body):
@@ -167,6 +180,10 @@ def _fetch_window(
 
 def _key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(variant.items()))
+
+
+def _named(variant: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(variant.items()))
 
 
 def _refused_variants(ctx: ReadContext, endpoint: DailyEndpoint) -> set[tuple[Any, ...]]:
@@ -187,7 +204,7 @@ def _refuse(
         if _key(variant) in refused:
             return
         refused.add(_key(variant))
-    named = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()))
+    named = _named(variant)
     logger.warning(
         "GET /%s does not support %s (%s); it is skipped for the rest of this sync.",
         endpoint.path, named, error.message,
@@ -201,6 +218,14 @@ def read_dated_stream(
     cursors = parse_dated_state(stream, blob)
     inboxes = ctx.inboxes()
     today = ctx.present().date()  # the server's today: it has no stats after it
+    for inbox_id, cursor in list(cursors.items()):
+        if cursor > today:  # no day after today is ever read: the state cannot be right
+            logger.warning(
+                "The state of stream %r, inbox %s, has its cursor at %s, after the server's "
+                "today (%s); it is read again from its first day.",
+                stream, inbox_id, cursor.isoformat(), today.isoformat(),
+            )  # fmt: skip
+            del cursors[inbox_id]
     floor = config.start_date.date() if config.start_date else None
 
     def partition(inbox: dict[str, Any]) -> Iterator[tuple[date, list[Row]]]:

@@ -117,13 +117,16 @@ def walk_inbox_stamped(
             "start_receive_date": _fmt(start),
             "end_receive_date": _fmt(end),
         }
-        results = expect_page(client.get_json(path, params), path)
+        body = client.get_json(path, params)
+        results = expect_page(body, path)
         if not results:
             return
         stamped: list[Stamped] = [
             (receive_time_of(d, path), document_id_of(d, path), d) for d in results
         ]
         check_page(path, stamped, start, end, ORDER_ASCENDING)
+        if len(results) < per_page:
+            check_short_page(path, body, 0, len(results))
         first_time, last_time = stamped[0][0], stamped[-1][0]
         if len(results) >= per_page and first_time == last_time:
             yield from _walk_tie_group(client, path, first_time, position, per_page)
@@ -170,6 +173,24 @@ def check_page(
         previous = (doc_time, doc_id)
 
 
+def page_total(body: Any) -> int | None:
+    """The page's `total` (API.md: the size of the whole result set), None when absent."""
+    total = body.get("total") if isinstance(body, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def check_short_page(path: str, body: Any, offset: int, count: int) -> None:
+    """A short page ends a walk only if its own `total` agrees that nothing follows it."""
+    total = page_total(body)
+    if total is not None and offset + count < total:
+        raise ResponseFormatError(
+            f"GET /{path} answered a short page ({count} documents at offset {offset}) while "
+            f"its total says {total}: the server's pages and totals disagree, so the end of "
+            "this window cannot be trusted. Nothing after the last verified document was "
+            "checkpointed."
+        )
+
+
 def no_progress(path: str, what: str) -> ResponseFormatError:
     """The error for a paging loop whose page brought nothing new: stop, never spin."""
     return ResponseFormatError(
@@ -207,6 +228,10 @@ def _walk_tie_group(
     # answers the same page whatever `page` asks explains more.
     idle = 0
     stepped_back = False
+    # Fetches in a row, gaps included, that took `frontier` no further. Stepping back over
+    # a gap and covering the group again costs at most about two fetches per page of the
+    # group; more than that is a server whose pages go nowhere (empty or ever-equal pages).
+    stalled = 0
     while True:
         start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
         page = start // size + 1
@@ -215,12 +240,21 @@ def _walk_tie_group(
         stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
         check_page(path, stamped, instant, instant + ONE_MICROSECOND, "id")
         ids = [doc_id for _, doc_id, _ in stamped]
+        total = page_total(body)
+        stall_limit = 2 * -(-(total if total is not None else 10 * per_page) // size) + 8
+        if frontier is None or (ids and ids[-1] > frontier):
+            stalled = 0
+        else:
+            stalled += 1
+            if stalled > stall_limit:
+                raise no_progress(path, f"{stalled} pages in a row with no new document")
         if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
             margin = 2 * margin + size  # a gap may hide documents: step further back
             stepped_back = True
             continue
         yield from _unseen(position, stamped)
         if len(results) < size:
+            check_short_page(path, body, start, len(results))
             return
         if frontier is None or ids[-1] > frontier:
             frontier, idle, stepped_back = ids[-1], 0, False
