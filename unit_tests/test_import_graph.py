@@ -135,3 +135,23 @@ def test_streams_read_and_normalize_import_at_module_level_only() -> None:
         if any(module.startswith(f"{TOP}.{package}") for package in packages)
     ]
     assert hidden == []
+
+
+def _third_party_importers(name: str) -> set[str]:
+    """Connector modules that import the top-level package `name`."""
+    found = set()
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module]
+            if any(t == name or t.startswith(name + ".") for t in targets):
+                found.add(module)
+    return found
+
+
+def test_only_the_demo_starts_the_emulator_and_only_api_speaks_http() -> None:
+    assert _third_party_importers("contractfit_emulator") == {f"{TOP}.cli.demo"}
+    assert {m for m in _third_party_importers("httpx")} == {f"{TOP}.api.client"}

@@ -12,7 +12,8 @@ import jsonschema
 import orjson
 import pytest
 
-from source_contractfit.airbyte.protocol import MessageWriter, configured_streams
+from source_contractfit.airbyte.catalog import configured_streams
+from source_contractfit.airbyte.messages import MessageWriter
 from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.exporter import export_streams
 from source_contractfit.export.normalize import COLUMNS, PRIMARY_KEYS, STREAM_TABLE_COLUMNS, TABLES

@@ -37,12 +37,9 @@ from airbyte_cdk.sources import Source
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contractfit.airbyte.protocol import (
-    FAILURE_TYPES,
-    configured_streams,
-    read_events,
-    state_blobs,
-)
+from source_contractfit.airbyte.catalog import configured_streams, state_blobs
+from source_contractfit.airbyte.messages import FAILURE_TYPES
+from source_contractfit.airbyte.protocol import read_events
 from source_contractfit.api.client import ContractfitClient, RetryPolicy
 from source_contractfit.api.errors import (
     ConfigError,

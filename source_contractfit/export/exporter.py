@@ -28,8 +28,8 @@ from source_contractfit.config import (
     load_config_file,
 )
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
+from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
-from source_contractfit.export.sinks.base import SNAPSHOT_TABLES
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
 from source_contractfit.read.events import Checkpoint, Record

@@ -3,10 +3,8 @@
 Late reviews change the stats of the days their documents were received, so each sync
 starts `lookback_days` before the last day it read (that day included, it may have been
 partial) and runs to today. No day before `start_date` (or, without one, before the
-inbox's first document) and none after today is ever asked for. The state is per inbox,
-the last day fully emitted:
-
-    {"state_version": 1, "partitions": {"<inbox_id>": {"cursor": "2024-03-05"}}}
+inbox's first document) and none after today is ever asked for. The state (per inbox,
+the last day fully emitted) is parsed and written by `state.py`.
 """
 
 from __future__ import annotations
@@ -18,11 +16,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from source_contractfit.api.client import expect_page
-from source_contractfit.api.errors import BadRequestError, ConfigError, PermissionDeniedError
+from source_contractfit.api.errors import BadRequestError, PermissionDeniedError
 from source_contractfit.read.concurrency import PartitionDone, interleave, prefetch_map
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.events import Checkpoint, Item, Record
-from source_contractfit.read.state import STATE_VERSION
+from source_contractfit.read.state import dated_blob, parse_dated_state
 from source_contractfit.read.walk import (
     ORDER_ASCENDING,
     check_page,
@@ -66,36 +64,6 @@ class DailyEndpoint(Protocol):
     def zero(self) -> Callable[[dict[str, Any], str, Mapping[str, str]], Row] | None:
         """Window endpoints answer only days with data; a day missing from the answer gets
         this zero row, so a day whose count fell to 0 replaces its stale row downstream."""
-
-
-def parse_dated_state(stream: str, blob: Mapping[str, Any] | None) -> dict[str, date]:
-    if not blob:
-        return {}
-    where = f"The state of stream '{stream}'"
-    if not isinstance(blob, Mapping) or blob.get("state_version") != STATE_VERSION:
-        raise ConfigError(
-            f"{where} must be an object with state_version {STATE_VERSION}; reset the stream "
-            "or pass a state this version wrote."
-        )
-    partitions = blob.get("partitions")
-    if not isinstance(partitions, Mapping):
-        raise ConfigError(f"{where} has no 'partitions' object.")
-    cursors = {}
-    for inbox_id, raw in partitions.items():
-        cursor = raw.get("cursor") if isinstance(raw, Mapping) else None
-        try:
-            cursors[str(inbox_id)] = date.fromisoformat(str(cursor))
-        except ValueError:
-            raise ConfigError(
-                f"{where}, inbox {inbox_id}: 'cursor' must be an ISO date (YYYY-MM-DD), "
-                f"got {cursor!r}."
-            ) from None
-    return cursors
-
-
-def dated_blob(cursors: Mapping[str, date]) -> dict[str, Any]:
-    partitions = {k: {"cursor": cursors[k].isoformat()} for k in sorted(cursors)}
-    return {"state_version": STATE_VERSION, "partitions": partitions}
 
 
 def _bounds(day: date, days: int = 1) -> dict[str, str]:

@@ -1,10 +1,11 @@
-"""The incremental state of the document streams: one cursor per inbox, versioned.
+"""The incremental state of every incremental stream: one cursor per inbox, versioned.
 
 This blob is exactly the Airbyte per-stream `stream_state` and exactly what the exporter
 stores next to its data, so it is parsed strictly: a malformed blob is a `ConfigError`
 saying which part is wrong, never a silent full re-read or a crash.
 
-Per inbox it records
+The dated (per-day stats) streams keep the last UTC day fully emitted per inbox (at the
+end of this module). The document streams record per inbox
 - `cursor` and `ids_at_cursor`: every document received before `cursor`, and those of
   `ids_at_cursor` received at it, have been emitted (the keyset walk's `Position`);
 - `reviews_checked_until`: late reviews (new versions of older documents) up to this
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from source_contractfit.api.errors import ConfigError
@@ -134,3 +135,38 @@ def _parse_time(where: str, key: str, value: Any) -> datetime | None:
 
 def _fmt(value: datetime | None) -> str | None:
     return None if value is None else format_datetime(value)
+
+
+# ------------------------------------------------------------------ the dated streams
+# Per inbox, the last UTC day fully emitted:
+#     {"state_version": 1, "partitions": {"<inbox_id>": {"cursor": "2024-03-05"}}}
+
+
+def parse_dated_state(stream: str, blob: Mapping[str, Any] | None) -> dict[str, date]:
+    if not blob:
+        return {}
+    where = f"The state of stream '{stream}'"
+    if not isinstance(blob, Mapping) or blob.get("state_version") != STATE_VERSION:
+        raise ConfigError(
+            f"{where} must be an object with state_version {STATE_VERSION}; reset the stream "
+            "or pass a state this version wrote."
+        )
+    partitions = blob.get("partitions")
+    if not isinstance(partitions, Mapping):
+        raise ConfigError(f"{where} has no 'partitions' object.")
+    cursors = {}
+    for inbox_id, raw in partitions.items():
+        cursor = raw.get("cursor") if isinstance(raw, Mapping) else None
+        try:
+            cursors[str(inbox_id)] = date.fromisoformat(str(cursor))
+        except ValueError:
+            raise ConfigError(
+                f"{where}, inbox {inbox_id}: 'cursor' must be an ISO date (YYYY-MM-DD), "
+                f"got {cursor!r}."
+            ) from None
+    return cursors
+
+
+def dated_blob(cursors: Mapping[str, date]) -> dict[str, Any]:
+    partitions = {k: {"cursor": cursors[k].isoformat()} for k in sorted(cursors)}
+    return {"state_version": STATE_VERSION, "partitions": partitions}

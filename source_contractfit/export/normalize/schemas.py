@@ -156,6 +156,8 @@ PLAIN_STREAMS: tuple[StreamDef, ...] = tuple(
     stream for stream in (*METADATA_STREAMS, *STATS_STREAMS) if stream.has_table
 )
 STREAM_TABLE_NAMES = tuple(stream.name for stream in PLAIN_STREAMS)
+# Full-refresh streams (no cursor): their table is replaced whole when the stream is read.
+SNAPSHOT_TABLES = frozenset(stream.name for stream in PLAIN_STREAMS if not stream.incremental)
 
 
 def columns_from_json_schema(schema: dict[str, Any]) -> tuple[Column, ...]:

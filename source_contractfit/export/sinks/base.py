@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
+
 
 class TableKind(str, Enum):
     DOCUMENT = "document"
@@ -36,9 +38,6 @@ DOCUMENT_TABLES: dict[str, str] = {
     "line_items": "document_id",
     "sections": "document_id",
 }
-SNAPSHOT_TABLES = frozenset(
-    {"projects", "inboxes", "users", "roles", "formats", "reports", "document_version_names"}
-)
 APPEND_TABLES = frozenset({"rejects"})
 
 
