@@ -411,6 +411,8 @@ def targets(summaries: list[Summary]) -> list[tuple[bool, str]]:
     checks: list[tuple[bool, str]] = []
     for size in sizes:
         for contender, minimum in RATIO_TARGETS.items():
+            if (contender, size) not in by_key:  # not among --contenders
+                continue
             ratio = by_key[(contender, size)].ratio
             checks.append(
                 (ratio >= minimum, f"{contender} at {size:,}: {ratio:.2f} × floor >= {minimum:.2f}")
@@ -418,6 +420,8 @@ def targets(summaries: list[Summary]) -> list[tuple[bool, str]]:
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
         for contender in CONNECTORS:
+            if (contender, small) not in by_key:
+                continue
             rss_small = by_key[(contender, small)].rss_mb
             rss_large = by_key[(contender, large)].rss_mb
             growth = rss_large / rss_small
