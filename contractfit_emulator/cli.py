@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import gc
 import json
 import os
@@ -17,7 +18,7 @@ from . import tenant
 from .app import Emulator
 from .faults import DEFAULT_KINDS, parse_kinds
 from .timeutil import parse_us
-from .variants import parse_cli
+from .variants import Variants, parse_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +147,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.oversize_mb < 1 or args.bomb_mb < 1 or args.slow_seconds < 0:
         parser.error("--oversize-mb and --bomb-mb must be >= 1, --slow-seconds >= 0")
     started = time.monotonic()
+    try:
+        emulator = _start(args, variants)
+    except OSError as exc:
+        print(f"contractfit-emulator: {_bind_problem(exc, args.host, args.port)}", file=sys.stderr)
+        return 2
+    elapsed = time.monotonic() - started
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _announce(emulator, args, elapsed)
+        if args.ready_file:
+            _write_ready(args.ready_file, emulator)
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+def _bind_problem(exc: OSError, host: str, port: int) -> str:
+    """One line for a socket that cannot be bound (the only OSError of the start)."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use; pick another --port, or --port 0 for a free one."
+    if exc.errno == errno.EACCES:
+        return f"port {port} on {host} is not allowed for this user; pick a port above 1023."
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}."
+
+
+def _start(args: argparse.Namespace, variants: Variants) -> Emulator:
     emulator = Emulator(
         seed=args.seed,
         inboxes=args.inboxes,
@@ -172,22 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     gc.freeze()  # the generated tenant lives until exit: keep it out of GC passes
-    elapsed = time.monotonic() - started
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        _announce(emulator, args, elapsed)
-        if args.ready_file:
-            _write_ready(args.ready_file, emulator)
-        emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-    return 0
+    return emulator
 
 
 if __name__ == "__main__":

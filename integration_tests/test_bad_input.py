@@ -115,6 +115,33 @@ CASES: list[Case] = [
         "'credentials.api_key' is required for auth_type 'api_key' and must be a non-empty string.",
     ),
     (
+        "api_key pasted with a trailing newline",
+        lambda e: {
+            "base_url": e["base"],
+            "credentials": {"auth_type": "api_key", "api_key": ADMIN_API_KEY + "\n"},
+        },
+        INBOXES,
+        None,
+        CONFIG,
+        "'credentials.api_key' has leading or trailing whitespace or a control character (a pasted newline?); remove it.",
+    ),
+    (
+        "password with a leading space",
+        lambda e: password(e["base"], "basic", ADMIN_USERNAME, " " + ADMIN_PASSWORD),
+        INBOXES,
+        None,
+        CONFIG,
+        "'credentials.password' has leading or trailing whitespace or a control character (a pasted newline?); remove it.",
+    ),
+    (
+        "username with a control character",
+        lambda e: password(e["base"], "token", ADMIN_USERNAME + "\x1b", ADMIN_PASSWORD),
+        INBOXES,
+        None,
+        CONFIG,
+        "'credentials.username' has leading or trailing whitespace or a control character (a pasted newline?); remove it.",
+    ),
+    (
         "basic without password",
         lambda e: {"base_url": e["base"], "credentials": {"auth_type": "basic", "username": "u"}},
         INBOXES,
@@ -177,6 +204,14 @@ CASES: list[Case] = [
         None,
         CONFIG,
         "'start_date' is not a valid ISO 8601 date-time: 'yesterday' (expected e.g. 2024-01-01T00:00:00Z).",
+    ),
+    (
+        "start_date in year 1",
+        lambda e: key(e["base"], start_date="0001-01-01T00:00:00+01:00"),
+        DOCS,
+        None,
+        CONFIG,
+        "'start_date' '0001-01-01T00:00:00+01:00' is before 1970; Contract.fit holds nothing that old (expected e.g. 2024-01-01T00:00:00Z, or leave it empty to read all history).",
     ),
     (
         "start_date in the future",
@@ -468,7 +503,18 @@ def test_exporter_bad_inputs_are_one_line_each(env: Env, tmp_path: Path) -> None
     config = tmp_path / "config.json"
     config.write_text(json.dumps(key(env["base"])))
     db = str(tmp_path / "out.duckdb")
+    pasted = tmp_path / "pasted.json"
+    pasted.write_text(
+        json.dumps(
+            {
+                "base_url": env["base"],
+                "credentials": {"auth_type": "api_key", "api_key": ADMIN_API_KEY + "\n"},
+            }
+        )
+    )
     cases: list[tuple[list[Any], str]] = [
+        ([str(pasted), db, None, None, False, True],
+         "contractfit export: 'credentials.api_key' has leading or trailing whitespace or a control character (a pasted newline?); remove it."),
         ([str(config), None, None, None, False, True],
          "contractfit export: Give at least one sink: --duckdb FILE and/or --parquet DIR."),
         ([str(config), db, None, ["invoices"], False, True],
@@ -483,6 +529,7 @@ def test_exporter_bad_inputs_are_one_line_each(env: Env, tmp_path: Path) -> None
         assert code == 2, (args, err)
         assert err.startswith(expected) and err.count("\n") == 1, err
         assert "Traceback" not in err
+        assert ADMIN_API_KEY not in err
 
 
 def test_exporter_refuses_a_file_of_another_schema_version(env: Env, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -27,8 +28,19 @@ JWT = re.compile(rb"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")
 
 
 def secrets() -> list[bytes]:
-    basic = base64.b64encode(f"{ADMIN_USERNAME}:{ADMIN_PASSWORD}".encode())
-    return [ADMIN_API_KEY.encode(), ADMIN_PASSWORD.encode(), basic, WRONG_PASSWORD.encode()]
+    """Every secret in every escaped form: raw, repr, JSON, URL-encoded."""
+    basic = base64.b64encode(f"{ADMIN_USERNAME}:{ADMIN_PASSWORD}".encode()).decode()
+    forms: set[str] = set()
+    for secret in (ADMIN_API_KEY, ADMIN_PASSWORD, basic, WRONG_PASSWORD):
+        forms |= {
+            secret,
+            repr(secret)[1:-1],
+            json.dumps(secret)[1:-1],
+            quote(secret, safe=""),
+            quote(secret),
+            quote_plus(secret),
+        }
+    return sorted(form.encode() for form in forms)
 
 
 def leaks(data: bytes) -> list[str]:

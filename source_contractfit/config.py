@@ -34,11 +34,22 @@ JsonType = Literal["string", "integer", "number", "boolean", "array", "object"]
 # What `_base_url` accepts, as a JSON-schema pattern: http(s), a host without user info, a
 # path, no query or fragment. (Plain http to a remote host needs `allow_insecure_http`.)
 BASE_URL_PATTERN = r"^\s*https?://[^\s/?#@]+(/[^?#]*)?$"
+# The oldest year `start_date` may name: Contract.fit holds nothing older, and the written
+# year is checked (not the UTC one), so the spec's pattern says exactly what the parser does.
+MIN_START_YEAR = 1970
+START_YEAR_PATTERN = r"(19[7-9][0-9]|[2-9][0-9]{3})"
 # An empty value, a date or a date-time, as `parse_datetime` reads them.
 START_DATE_PATTERN = (
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2}"
+    rf"^({START_YEAR_PATTERN}-[0-9]{{2}}-[0-9]{{2}}"
     r"(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?)?)?$"
 )
+# A credential: no control character anywhere, no whitespace at either end (a pasted
+# newline would otherwise reach the HTTP header, and the error would print the key).
+# `(?![\s\S])` is the end of the text in both Python and ECMA-262 (`$` would also match
+# before a final newline); `from_mapping` uses this very pattern, so spec and parser agree.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+CREDENTIAL_PATTERN = rf"^[^\s{_CONTROL}]([^{_CONTROL}]*[^\s{_CONTROL}])?(?![\s\S])"
+_CREDENTIAL = re.compile(CREDENTIAL_PATTERN)
 OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
 _OBJECT_ID = re.compile(OBJECT_ID_PATTERN)
 NOT_AN_OBJECT = "The configuration must be a JSON object."
@@ -88,6 +99,7 @@ class AuthScheme:
                 "description": spec.description,
                 "type": "string",
                 "minLength": 1,
+                "pattern": CREDENTIAL_PATTERN,
             }
             if spec.secret:
                 schema["airbyte_secret"] = True
@@ -270,6 +282,11 @@ def _secret_string(creds: Mapping[str, Any], key: str) -> str:
             f"'credentials.{key}' is required for auth_type '{creds.get('auth_type')}' "
             "and must be a non-empty string."
         )
+    if not _CREDENTIAL.match(value):
+        raise ConfigError(
+            f"'credentials.{key}' has leading or trailing whitespace or a control character "
+            "(a pasted newline?); remove it."
+        )
     return value
 
 
@@ -278,9 +295,15 @@ def _start_date(key: str, setting: Setting, value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ConfigError(f"'{key}' must be an ISO 8601 date-time string, got {value!r}.")
+    written = re.match(r"\s*([0-9]{4})-", value)
+    if written and int(written.group(1)) < MIN_START_YEAR:
+        raise ConfigError(
+            f"'{key}' {value!r} is before {MIN_START_YEAR}; Contract.fit holds nothing that old "
+            "(expected e.g. 2024-01-01T00:00:00Z, or leave it empty to read all history)."
+        )
     try:
         parsed = parse_datetime(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"'{key}' is not a valid ISO 8601 date-time: {value!r} "
             "(expected e.g. 2024-01-01T00:00:00Z)."

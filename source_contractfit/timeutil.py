@@ -20,8 +20,11 @@ def parse_datetime(value: str) -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
-    """The server's own format, so cursors compare as strings and round-trip exactly."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The server's own format, so cursors compare as strings and round-trip exactly.
+
+    The year always has four digits: `strftime("%Y")` writes year 1 as `1` on glibc."""
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def utcnow() -> datetime:

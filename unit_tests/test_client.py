@@ -737,3 +737,64 @@ def test_an_error_answer_with_a_broken_gzip_body_keeps_its_status() -> None:
     ):
         client.get_json("documents/x")
     assert "non-JSON body" in caught.value.message and server.requests == 1
+
+
+# ------------------------------------------------------------------ ids in request paths
+
+HOSTILE_ID = "../x?y#z"
+
+
+def test_an_id_is_one_percent_encoded_path_segment(caplog: pytest.LogCaptureFixture) -> None:
+    from source_contractfit.read.walk import Position, walk_inbox
+
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return json_response(200, {"page": 1, "per_page": 2, "total": 0, "results": []})
+
+    client = ContractfitClient(config(), transport=httpx.MockTransport(answer))
+    with caplog.at_level("WARNING", logger="source_contractfit.api.client"):
+        assert list(walk_inbox(client, HOSTILE_ID, Position(), 2)) == []
+        assert list(walk_inbox(client, "../other", Position(), 2)) == []
+        client.get_json(client.path("documents/{doc_id}", doc_id="a/b%2F"))
+    assert [p.split(b"?")[0] for p in seen] == [
+        b"/api/inboxes/..%2Fx%3Fy%23z/paginated",
+        b"/api/inboxes/..%2Fother/paginated",
+        b"/api/documents/a%2Fb%252F",
+    ]
+    assert all(p.startswith(b"/api/") for p in seen)
+    assert b"order_by=" in seen[0]  # the query is ours, not cut by the id's '?' or '#'
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    # Once per id kind: the second odd inbox id is not reported again.
+    assert len(warnings) == 2
+    assert "inbox_id '../x?y#z'" in warnings[0] and "doc_id 'a/b%2F'" in warnings[1]
+    client.close()
+
+
+def test_a_well_formed_id_is_sent_as_is_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = ContractfitClient(
+        config(), transport=httpx.MockTransport(lambda r: json_response(200, []))
+    )
+    with caplog.at_level("WARNING"):
+        assert client.path("inboxes/{inbox_id}/document_versions", inbox_id="a" * 24) == (
+            f"inboxes/{'a' * 24}/document_versions"
+        )
+    assert caplog.records == []
+    client.close()
+
+
+@pytest.mark.parametrize(
+    "raw", ["inboxes/../x/paginated", "inboxes/x?y/paginated", "documents/a#b", "inboxes/./x"]
+)
+def test_a_path_built_without_encoding_is_refused_before_any_request(raw: str) -> None:
+    sent: list[httpx.Request] = []
+    client = ContractfitClient(
+        config(), transport=httpx.MockTransport(lambda r: sent.append(r) or json_response(200, []))
+    )
+    with pytest.raises(ValueError, match="unsafe request path"):
+        client.get_json(raw)
+    assert sent == []
+    client.close()

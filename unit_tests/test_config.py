@@ -79,7 +79,69 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({**GOOD, "max_retry_seconds": "soon"}, "'max_retry_seconds' must be a number"),
     ({**GOOD, "allow_insecure_http": "yes"}, "'allow_insecure_http' must be true or false"),
     ({**GOOD, "ca_bundle": "/nonexistent/ca.pem"}, "'ca_bundle' must be the path"),
+    (
+        {**GOOD, "start_date": "0001-01-01T00:00:00+01:00"},
+        "'start_date' '0001-01-01T00:00:00+01:00' is before 1970",
+    ),
+    ({**GOOD, "start_date": "1969-12-31"}, "is before 1970"),
 ]
+
+WHITESPACE = (
+    "has leading or trailing whitespace or a control character (a pasted newline?); remove it."
+)
+# A credential with a stray character: (credentials, the field named in the message)
+DIRTY_CREDENTIALS: list[tuple[dict[str, str], str]] = [
+    ({"auth_type": "api_key", "api_key": KEY + "\n"}, "api_key"),
+    ({"auth_type": "api_key", "api_key": " " + KEY}, "api_key"),
+    ({"auth_type": "api_key", "api_key": KEY + "\r\n"}, "api_key"),
+    ({"auth_type": "api_key", "api_key": KEY[:5] + "\x00" + KEY[5:]}, "api_key"),
+    ({"auth_type": "api_key", "api_key": KEY + "\u00a0"}, "api_key"),
+    ({"auth_type": "basic", "username": "user\t", "password": KEY}, "username"),
+    ({"auth_type": "basic", "username": "user", "password": KEY + "\n"}, "password"),
+    ({"auth_type": "token", "username": "user", "password": "\x1b" + KEY}, "password"),
+    ({"auth_type": "token", "username": "user", "password": KEY + "\x7f"}, "password"),
+]
+
+
+@pytest.mark.parametrize(("credentials", "name"), DIRTY_CREDENTIALS)
+def test_a_credential_with_whitespace_or_a_control_character_is_refused_unprinted(
+    credentials: dict[str, str], name: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ConnectorConfig.from_mapping({"credentials": credentials})
+    assert caught.value.message == f"'credentials.{name}' {WHITESPACE}"
+    assert caught.value.kind.value == "config_error"
+    assert KEY not in caught.value.message and KEY[:8] not in caught.value.message
+    assert not VALIDATOR.is_valid({"credentials": credentials})
+
+
+def test_a_credential_may_hold_inner_spaces_and_any_printable_character() -> None:
+    for secret in ("pass word", "p@ss:w0rd/é€", "k"):
+        creds = {"auth_type": "basic", "username": "a user", "password": secret}
+        assert ConnectorConfig.from_mapping({"credentials": creds}).credentials.password == secret
+        assert VALIDATOR.is_valid({"credentials": creds})
+
+
+def test_format_datetime_always_writes_four_digit_years() -> None:
+    from datetime import datetime, timezone
+
+    from source_contractfit.timeutil import format_datetime, parse_datetime
+
+    assert format_datetime(datetime(1, 1, 1, tzinfo=timezone.utc)) == "0001-01-01T00:00:00.000000Z"
+    assert format_datetime(datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=timezone.utc)) == (
+        "0999-12-31T23:59:59.000005Z"
+    )
+    assert format_datetime(parse_datetime("2024-03-01T10:00:00+01:00")) == (
+        "2024-03-01T09:00:00.000000Z"
+    )
+
+
+def test_start_date_at_the_1970_bound() -> None:
+    config = ConnectorConfig.from_mapping({**GOOD, "start_date": "1970-01-01"})
+    assert config.start_date is not None and config.start_date.year == 1970
+    # The written year counts, so the spec's pattern and the parser agree at the bound.
+    late = ConnectorConfig.from_mapping({**GOOD, "start_date": "1970-01-01T00:00:00+01:00"})
+    assert late.start_date is not None and late.start_date.year == 1969
 
 
 @pytest.mark.parametrize(("raw", "fragment"), BAD)
@@ -194,6 +256,10 @@ STRING_CASES: dict[str, list[tuple[Any, bool]]] = {
         ("yesterday", False),
         ("01/02/2024", False),
         (20240101, False),
+        ("1970-01-01T00:00:00Z", True),
+        ("1969-12-31T23:59:59Z", False),
+        ("0001-01-01T00:00:00+01:00", False),
+        ("0999-01-01", False),
     ],
     "inbox_ids": [
         ([], True),
@@ -208,6 +274,12 @@ STRING_CASES: dict[str, list[tuple[Any, bool]]] = {
         ({"auth_type": "basic", "username": "u", "password": "p"}, True),
         ({"auth_type": "token", "username": "u", "password": "p"}, True),
         ({"auth_type": "api_key", "api_key": ""}, False),
+        ({"auth_type": "api_key", "api_key": "k\n"}, False),
+        ({"auth_type": "api_key", "api_key": " k"}, False),
+        ({"auth_type": "api_key", "api_key": "k\x00k"}, False),
+        ({"auth_type": "basic", "username": "u\n", "password": "p"}, False),
+        ({"auth_type": "basic", "username": "a u", "password": "p w"}, True),
+        ({"auth_type": "token", "username": "u", "password": "p\t"}, False),
         ({"auth_type": "basic", "username": "u"}, False),
         ({"auth_type": "token", "username": "", "password": "p"}, False),
         ({"auth_type": "oauth", "api_key": "k"}, False),

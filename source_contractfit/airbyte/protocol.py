@@ -48,6 +48,7 @@ def read_events(
     selected: list[StreamDef],
     blobs: Mapping[str, Any],
     logger: logging.Logger,
+    redactor: Redactor | None = None,
 ) -> Iterator[Event]:
     """The whole read as events.
 
@@ -56,7 +57,7 @@ def read_events(
     run (credentials, base URL: `stops_run`) propagates at once.
     """
     failures: dict[str, ContractfitError] = {}
-    with ContractfitClient(config) as client:
+    with ContractfitClient(config, redactor=redactor) as client:
         context = ReadContext(config, client)
         try:
             for unit in plan(selected):
@@ -123,6 +124,8 @@ def read_command(argv: list[str], out: IO[bytes] | None = None) -> int:
     args = parser.parse_args(argv)
     stream = out or io.BufferedWriter(io.FileIO(sys.stdout.fileno(), "w", closefd=False), 1 << 20)
     writer = MessageWriter(stream)
+    # The one redactor of the run, shared with the client (which adds the Basic token and
+    # JWTs to it): every log line, trace and error is masked with it.
     redactor = Redactor()
     handler = LogHandler(writer)
     handler.addFilter(RedactingFilter(redactor))
@@ -138,7 +141,7 @@ def read_command(argv: list[str], out: IO[bytes] | None = None) -> int:
         selected, incremental = configured_streams(catalog_pairs(catalog))
         blobs = state_blobs(read_json_file(args.state, "state")) if args.state else {}
         blobs = {name: blob for name, blob in blobs.items() if name in incremental}
-        for event in read_events(config, selected, blobs, logger):
+        for event in read_events(config, selected, blobs, logger, redactor):
             writer.event(event)
         return 0
     except ContractfitError as error:

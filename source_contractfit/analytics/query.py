@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from source_contractfit.cli.output import say
+
 FORMATS = ("table", "csv", "json")
 
 
@@ -72,5 +74,6 @@ def run_query(duckdb_path: str, sql: str, fmt: str = "table") -> int:
         return 2
     finally:
         con.close()
-    print(format_rows(columns, rows, fmt, color=sys.stdout.isatty()))
+    # A reader that closes stdout early (`| head`) wanted no more rows: not an error.
+    say(format_rows(columns, rows, fmt, color=sys.stdout.isatty()))
     return 0

@@ -118,6 +118,9 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
 
 def connect_or_say(path: str | Path, command: str) -> duckdb.DuckDBPyConnection | None:
     """connect(), or None after one line on stderr naming the command (for the CLI)."""
+    if Path(path).is_dir():
+        print(f"contractfit {command}: {path} is a directory, not a DuckDB file.", file=sys.stderr)
+        return None
     try:
         return connect(path)
     except ConfigError as error:

@@ -20,6 +20,7 @@ import email.utils
 import logging
 import math
 import random
+import re
 import socket
 import threading
 import time
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -56,6 +58,32 @@ USER_AGENT = f"source-contractfit/{__version__} (+https://github.com/airbytehq/a
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 OUTAGE_RETRY_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+# What API.md says an id is; any other value is still read, percent-encoded, with a warning.
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+# A request path as `_request` accepts it: segments of unreserved characters, sub-delims,
+# ':' and '@', or percent-escapes; never '.' or '..'. An id interpolated without
+# `api_path()` that holds '/', '?', '#' or '..' fails loudly here instead of leaving /api.
+_SEGMENT = r"([A-Za-z0-9\-_.~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+"
+_SAFE_PATH = re.compile(rf"{_SEGMENT}(/{_SEGMENT})*")
+
+
+def api_path(template: str, **segments: str | int) -> str:
+    """`template` (e.g. "inboxes/{inbox_id}/paginated") with each `{name}` replaced by its
+    value percent-encoded as one path segment (`/`, `?`, `#`, `%` included), so an id can
+    never change which endpoint is asked."""
+    return template.format_map({k: quote(str(v), safe="") for k, v in segments.items()})
+
+
+def check_path(request_path: str) -> None:
+    """Refuse a path that could leave the API root or lose its end to a query/fragment."""
+    parts = request_path.split("/")
+    if not _SAFE_PATH.fullmatch(request_path) or any(p in (".", "..") for p in parts):
+        raise ValueError(
+            f"unsafe request path {request_path!r}: build it with api.client.api_path(), "
+            "which percent-encodes each id"
+        )
+
+
 # Before any request of a client got an answer, a refused connection or an unknown host
 # is most likely a typo in base_url: one quick retry, then a config error.
 UNREACHED_ATTEMPTS = 2
@@ -158,6 +186,8 @@ class ContractfitClient:
         self._outage = False
         self._server_time: datetime | None = None
         self._reached = False  # True once any request of this client got an answer
+        self._odd_id_kinds: set[str] = set()  # id kinds already warned about
+        self._id_lock = threading.Lock()
         self._max_bytes = config.max_response_mb * 1024 * 1024
         limits = httpx.Limits(
             max_connections=config.max_concurrency,
@@ -194,8 +224,31 @@ class ContractfitClient:
 
     # -- public calls ----------------------------------------------------------------
     def get_json(self, path: str, params: Params | None = None) -> Any:
-        """GET a path relative to base_url and return the decoded JSON body."""
+        """GET a path relative to base_url and return the decoded JSON body.
+
+        A path holding an id comes from `self.path(...)` (or `api_path(...)`); any other is
+        refused by `check_path`."""
         return self._request("GET", path, params=params, authenticated=True)
+
+    def path(self, template: str, **ids: str) -> str:
+        """`api_path(template, **ids)`, warning once per id kind about an id API.md forbids
+        (not 24 lowercase hex): it is still read, percent-encoded."""
+        for kind, value in ids.items():
+            if OBJECT_ID.fullmatch(value) or kind in self._odd_id_kinds:
+                continue
+            with self._id_lock:
+                first = kind not in self._odd_id_kinds
+                self._odd_id_kinds.add(kind)
+            if first:
+                logger.warning(
+                    "The API answered %s %r, which is not 24 lowercase hex characters as "
+                    "API.md says ids are; reading it anyway, percent-encoded in the URL "
+                    "(further such %s values are not reported).",
+                    kind,
+                    value,
+                    kind,
+                )
+        return api_path(template, **ids)
 
     def server_time(self) -> datetime | None:
         """The server's present: the latest `Date` header seen (None before any, or when
@@ -240,6 +293,7 @@ class ContractfitClient:
         authenticated: bool,
     ) -> Any:
         path = path.lstrip("/")
+        check_path(path)
         started = self._monotonic()
         attempt = 0
         relogged = False
@@ -430,7 +484,8 @@ class ContractfitClient:
         message = self.redactor.mask(_server_message(answer))
         if 300 <= status < 400:
             raise BaseUrlError(
-                f"{where} was redirected ({status}) to {answer.headers.get('Location')!r}; "
+                f"{where} was redirected ({status}) to "
+                f"{self.redactor.mask(repr(answer.headers.get('Location')))}; "
                 "set 'base_url' to the final API address."
             )
         if status == 401:

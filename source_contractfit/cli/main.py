@@ -6,9 +6,26 @@ import argparse
 import sys
 
 from source_contractfit import __version__
+from source_contractfit.cli.output import EXIT_BROKEN_PIPE, silence_stdout
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The exit code. A closed stdout (`| head`) never ends in a traceback: `sql`, `report`
+    and `export` finish their work and keep their own exit code (see cli/output.py); a
+    command stopped by it anywhere else exits 141, the shell's code for SIGPIPE."""
+    try:
+        code = _run(argv)
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the last buffered output had no reader: it was not wanted
+        silence_stdout()
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="contractfit", description="Contract.fit connector and analytics exporter."
     )

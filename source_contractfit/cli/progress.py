@@ -26,6 +26,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.interactive:
+            from rich.console import Console
             from rich.progress import Progress as RichProgress
             from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -34,6 +35,8 @@ class Progress:
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
                 transient=True,
+                # The terminal that was asked (stderr): stdout holds only the summary.
+                console=Console(stderr=True),
             )
             self._live.start()
             self._task = self._live.add_task("starting")

@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
 from source_contractfit.analytics.views import install_in_file
 from source_contractfit.api.client import ContractfitClient
 from source_contractfit.api.errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from source_contractfit.api.redact import RedactingFilter, Redactor
+from source_contractfit.cli.output import say
 from source_contractfit.cli.progress import Progress
 from source_contractfit.config import (
     NOT_AN_OBJECT,
@@ -38,6 +41,7 @@ from source_contractfit.streams.base import StreamDef
 from source_contractfit.streams.catalog import select_streams
 
 logger = logging.getLogger("source_contractfit.export.exporter")
+INTERRUPTED = "contractfit export: interrupted; the last committed state is kept."
 EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTEM: 1}
 # Rows buffered before a data-only commit: bounds memory between two checkpoints.
 MAX_BUFFERED_ROWS = 50_000
@@ -76,15 +80,24 @@ def export_streams(names: Sequence[str] | None) -> list[StreamDef]:
 def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
     if not duckdb_path and not parquet_dir:
         raise ConfigError("Give at least one sink: --duckdb FILE and/or --parquet DIR.")
-    sinks: list[Sink] = []
     keys = primary_keys()
-    if duckdb_path:
-        duck = DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION)
-        sinks.append(duck)
-        # The views live in the file beside the data: dashboards and `contractfit sql` read them.
-        install_in_file(duck.con)
-    if parquet_dir:
-        sinks.append(ParquetSink(parquet_dir, TABLES, keys, SCHEMA_VERSION))
+    # The Parquet folder is checked (a file, not writable: exit 2) before the DuckDB file
+    # is opened; whatever was opened is closed again when the other cannot be.
+    parquet = ParquetSink(parquet_dir, TABLES, keys, SCHEMA_VERSION) if parquet_dir else None
+    sinks: list[Sink] = []
+    try:
+        if duckdb_path:
+            duck = DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION)
+            sinks.append(duck)
+            # The views live in the file beside the data: dashboards and `contractfit sql`
+            # read them.
+            install_in_file(duck.con)
+    except BaseException:
+        for sink in [*sinks, *([parquet] if parquet else [])]:
+            sink.close()
+        raise
+    if parquet is not None:
+        sinks.append(parquet)
     return sinks
 
 
@@ -96,8 +109,10 @@ class Exporter:
         streams: list[StreamDef],
         progress: Progress,
         full_refresh: bool = False,
+        redactor: Redactor | None = None,
     ) -> None:
         self.config = config
+        self.redactor = redactor
         self.sinks = sinks
         self.streams = streams
         self.progress = progress
@@ -118,7 +133,7 @@ class Exporter:
         sequence, states = self._starting_state()
         failures: dict[str, ContractfitError] = {}
         drift: Counter[str] = Counter()
-        with ContractfitClient(self.config) as client:
+        with ContractfitClient(self.config, redactor=self.redactor) as client:
             context = ReadContext(self.config, client)
             projects = {i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")}
             try:
@@ -210,6 +225,8 @@ def run_export(
     verbose: bool = False,
 ) -> int:
     tune_gc()
+    # The one redactor of the run: the client adds what it derives (the Basic token, JWTs),
+    # and the logs, the error line and the summary are masked with it.
     redactor = Redactor()
     _configure_logging(redactor, quiet, verbose)
     sinks: list[Sink] = []
@@ -219,14 +236,18 @@ def run_export(
         selected = export_streams(streams)
         sinks = open_sinks(duckdb_path, parquet_dir)
         with Progress(enabled=not quiet) as progress:
-            result = Exporter(config, sinks, selected, progress, full_refresh).run()
+            exporter = Exporter(config, sinks, selected, progress, full_refresh, redactor)
+            result = exporter.run()
     except ContractfitError as error:
         print(f"contractfit export: {redactor.mask(error.message)}", file=sys.stderr)
         return EXIT_CODES[error.kind]
     except KeyboardInterrupt:
-        print("contractfit export: interrupted; the last committed state is kept.", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - one readable line, never a bare traceback
+        if interrupted(error):  # SIGINT inside a DuckDB statement: DuckDB's own exception
+            print(INTERRUPTED, file=sys.stderr)
+            return 130
         logger.debug("unexpected error", exc_info=True)
         message = redactor.mask(f"{type(error).__name__}: {error}")
         print(f"contractfit export: unexpected error ({message}).", file=sys.stderr)
@@ -234,6 +255,8 @@ def run_export(
     finally:
         for sink in sinks:
             sink.close()
+    # Everything is committed and the sinks are closed: a closed stdout (`| head`) can only
+    # cut the summary short, never change the exit code or hide the failure line below.
     if not quiet:
         print_summary(result)
     if result.failed is not None:
@@ -242,21 +265,41 @@ def run_export(
     return 0
 
 
-def print_summary(result: ExportResult) -> None:
+def interrupted(error: BaseException) -> bool:
+    """Whether `error` is SIGINT arriving inside a DuckDB statement: DuckDB turns the
+    KeyboardInterrupt into its InterruptException, or a RuntimeError "Query interrupted"
+    (DuckDB 2.0), possibly wrapped by our own errors."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (KeyboardInterrupt, duckdb.InterruptException)):
+            return True
+        if isinstance(current, RuntimeError) and str(current).startswith("Query interrupted"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def summary_lines(result: ExportResult) -> list[str]:
     rate = result.documents / result.document_seconds if result.document_seconds else 0.0
-    print(
+    lines = [
         f"Exported {sum(result.records.values()):,} records in {result.seconds:.1f}s with "
         f"{result.requests:,} requests and {result.commits} commits; documents: "
         f"{result.documents:,} at {rate:,.0f}/s."
-    )
-    for stream, count in sorted(result.records.items()):
-        print(f"  {stream:<28} {count:>9,}")
+    ]
+    lines += [f"  {stream:<28} {count:>9,}" for stream, count in sorted(result.records.items())]
     if result.rejected:
-        print(f"{result.rejected} record(s) could not be normalized: see the rejects table.")
+        lines.append(f"{result.rejected} record(s) could not be normalized: see the rejects table.")
     if result.drift:
-        print("Schema drift: keys the declared schemas do not know (kept in `extra`):")
-        for key, count in sorted(result.drift.items()):
-            print(f"  {key:<40} {count:>9,}")
+        lines.append("Schema drift: keys the declared schemas do not know (kept in `extra`):")
+        lines += [f"  {key:<40} {count:>9,}" for key, count in sorted(result.drift.items())]
+    return lines
+
+
+def print_summary(result: ExportResult) -> bool:
+    """Print the summary on stdout; False when its reader closed stdout (`| head`)."""
+    return all(say(line) for line in summary_lines(result))
 
 
 def _configure_logging(redactor: Redactor, quiet: bool, verbose: bool) -> None:

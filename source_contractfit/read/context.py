@@ -109,7 +109,9 @@ class ReadContext:
                 continue
             # Not listed: either it does not exist (a typo) or we may not see it.
             try:
-                self.client.get_json(f"inboxes/{inbox_id}/document_versions")
+                self.client.get_json(
+                    self.client.path("inboxes/{inbox_id}/document_versions", inbox_id=inbox_id)
+                )
             except NotFoundError:
                 raise ConfigError(
                     f"'inbox_ids' names {inbox_id}, which does not exist in this tenant."

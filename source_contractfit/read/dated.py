@@ -81,7 +81,7 @@ def first_document_day(ctx: ReadContext, inbox_id: str) -> date | None:
     """
 
     def ask() -> date | None:
-        path = f"inboxes/{inbox_id}/paginated"
+        path = ctx.client.path("inboxes/{inbox_id}/paginated", inbox_id=inbox_id)
         # Two documents, so the order the answer relies on is checked (documents.py).
         params: dict[str, str | int] = {"order_by": ORDER_ASCENDING, "per_page": 2, "page": 1}
         results = expect_page(ctx.client.get_json(path, params), path)
@@ -100,7 +100,7 @@ def _fetch_day(
     ctx: ReadContext, endpoint: DailyEndpoint, inbox: dict[str, Any], day: date
 ) -> list[Row]:
     inbox_id = inbox["id"]
-    path = endpoint.path.format(inbox_id=inbox_id)
+    path = ctx.client.path(endpoint.path, inbox_id=inbox_id)
     rows: list[Row] = []
     for variant in endpoint.variants:
         params = {**endpoint.params, **variant, **_bounds(day)}
@@ -114,7 +114,7 @@ def _fetch_window(
 ) -> list[tuple[date, list[Row]]]:
     """One request per variant for the whole window; rows grouped by day, zeros filled."""
     inbox_id = inbox["id"]
-    path = endpoint.path.format(inbox_id=inbox_id)
+    path = ctx.client.path(endpoint.path, inbox_id=inbox_id)
     scope = {} if "{inbox_id}" in endpoint.path else {"inbox_id": inbox_id}
     by_day: dict[str, list[Row]] = {day.isoformat(): [] for day in days}
     refused = _refused_variants(ctx, endpoint)

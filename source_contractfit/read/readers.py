@@ -78,7 +78,7 @@ class InboxListReader(StreamReader):
 
     def read_stream(self, stream: StreamDef, ctx: ReadContext, state: Any) -> Iterator[Item]:
         for inbox in ctx.inboxes():
-            path = stream.path.format(inbox_id=inbox["id"])
+            path = ctx.client.path(stream.path, inbox_id=inbox["id"])
             try:
                 rows = expect_list(ctx.client.get_json(path), path)
             except PermissionDeniedError:

@@ -73,7 +73,7 @@ def reviewed_documents(
 ) -> list[tuple[datetime, str]]:
     """(receive_time, id) of documents with a version in [start, end) that the walk will not
     read and whose listed versions we have not already emitted."""
-    path = f"stats/{inbox_id}/evaluated_versions"
+    path = client.path("stats/{inbox_id}/evaluated_versions", inbox_id=inbox_id)
     body = client.get_json(
         path,
         {
@@ -166,11 +166,11 @@ def fetch_documents(
     """GET /documents/{id} for each id, `prefetch` in flight, yielded in order; 404 skipped."""
 
     def fetch(doc_id: str) -> dict[str, Any] | None:
+        where = client.path("documents/{doc_id}", doc_id=doc_id)
         try:
-            document = client.get_json(f"documents/{doc_id}")
+            document = client.get_json(where)
         except NotFoundError:
             return None
-        where = f"documents/{doc_id}"
         document_id_of(document, where)
         receive_time_of(document, where)
         return dict(document)
@@ -221,7 +221,7 @@ def late_reviews(
         ):
             candidates[doc_id] = received
     counters.found += len(candidates)
-    path = f"inboxes/{inbox_id}/paginated"
+    path = client.path("inboxes/{inbox_id}/paginated", inbox_id=inbox_id)
 
     def count_in_window(window_start: datetime, window_end: datetime) -> int:
         body = client.get_json(

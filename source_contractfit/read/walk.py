@@ -105,7 +105,7 @@ def walk_inbox_stamped(
     `position` is advanced *before* each yield returns control, so a checkpoint taken by the
     consumer right after receiving a document covers that document.
     """
-    path = f"inboxes/{inbox_id}/paginated"
+    path = client.path("inboxes/{inbox_id}/paginated", inbox_id=inbox_id)
     # Two documents per page at least: the order of a one-document page cannot be checked.
     per_page = max(per_page, 2)
     while True:

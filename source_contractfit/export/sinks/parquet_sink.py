@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
     Commit,
@@ -66,6 +67,28 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+def _check_directory(root: Path) -> None:
+    """Create `root` if needed and prove it writable, or a ConfigError (exit 2) saying why:
+    an existing file, a folder we may not create or write into."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--parquet {root} is a file, not a directory; give a folder.")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"--parquet {root}: a part of this path is a file.") from None
+    except OSError as error:
+        raise ConfigError(f"--parquet {root} cannot be created: {error.strerror}.") from None
+    probe = root / f".tmp-probe-{uuid.uuid4().hex}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"--parquet {root} is not writable ({error.strerror}); give a folder this user "
+            "can write."
+        ) from None
+
+
 class ParquetSink:
     name = "parquet"
 
@@ -77,7 +100,7 @@ class ParquetSink:
         schema_version: int,
     ) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        _check_directory(self.root)
         self.schemas = schemas
         self.primary_keys = primary_keys
         self.schema_version = schema_version
