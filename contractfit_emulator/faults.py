@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .params import name_list
+
 # The hostile kinds (`cut` .. `gzip_bomb`) look like success; they are never defaults.
 FAULT_KINDS = (
     "429", "500", "502", "503", "504", "drop", "slow", "truncate",
@@ -83,15 +85,7 @@ def gzip_bomb(size: int) -> bytes:
 
 def parse_kinds(kinds: Any) -> tuple[str, ...]:
     """Validate fault kinds from JSON (list) or CLI (comma-separated string)."""
-    if isinstance(kinds, str):
-        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
-    if not isinstance(kinds, list | tuple) or not kinds:
-        raise ValueError("kinds must be a non-empty list")
-    out = tuple(str(k) for k in kinds)
-    unknown = [k for k in out if k not in FAULT_KINDS]
-    if unknown:
-        raise ValueError(f"unknown fault kinds {unknown}; known: {list(FAULT_KINDS)}")
-    return out
+    return name_list(kinds, FAULT_KINDS, "kinds must be a non-empty list", "fault kinds")
 
 
 class FaultInjector:

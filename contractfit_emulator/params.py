@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import bad_request
 from .timeutil import DateParseError, parse_us
 
@@ -9,6 +11,24 @@ Query = dict[str, str]
 ORDER_KEYS = ("receive_time", "id")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
+
+
+def name_list(
+    value: Any, known: tuple[str, ...], empty: str, unknown_label: str
+) -> tuple[str, ...]:
+    """Names from JSON (a list) or the CLI (comma-separated), each one of `known`.
+
+    Shared by fault kinds and variant switches, so both read lists the same way.
+    """
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(empty)
+    names = tuple(str(v) for v in value)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {unknown_label} {unknown}; known: {list(known)}")
+    return names
 
 
 def get_int(query: Query, name: str, default: int, low: int, high: int | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .params import name_list
 from .stats import VOLUME_STATUSES
 
 # One document of the first inbox carries this receive time under `future_document`.
@@ -75,12 +76,5 @@ def _flag(name: str, value: Any) -> bool:
 def _statuses(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("volume_statuses must be a non-empty list of statuses")
-    statuses = tuple(str(v) for v in value)
-    unknown = [s for s in statuses if s not in VOLUME_STATUSES]
-    if unknown:
-        raise ValueError(f"unknown volume statuses {unknown}; known: {list(VOLUME_STATUSES)}")
-    return statuses
+    empty = "volume_statuses must be a non-empty list of statuses"
+    return name_list(value, VOLUME_STATUSES, empty, "volume statuses")
