@@ -81,38 +81,36 @@ def exported(tenant: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Path
 # -- stdout closed by its reader -------------------------------------------------------------
 
 
+def closed_pipe_run(args: list[str], first_line: str | None, timeout: float) -> tuple[int, str]:
+    """Run a command whose stdout reader goes away: after reading `first_line` (which must
+    be what it reads), or at once when None. Returns (exit code, stderr)."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    if first_line is not None:
+        assert proc.stdout.readline() == first_line
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    return proc.wait(timeout=timeout), stderr
+
+
 def test_sql_into_a_pipe_closed_after_one_line_ends_quietly(exported: Path) -> None:
     """`contractfit sql … | head -1`: far more rows than a pipe buffer holds."""
     query = "SELECT range AS n, 'row ' || range AS label FROM range(300000)"
-    proc = subprocess.Popen(
-        command("sql", "--duckdb", str(exported), "--format", "csv", query),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.readline() == "n,label\n"
-    proc.stdout.close()
-    stderr = proc.stderr.read()
-    assert proc.wait(timeout=120) == 0, stderr
+    args = command("sql", "--duckdb", str(exported), "--format", "csv", query)
+    code, stderr = closed_pipe_run(args, "n,label\n", timeout=120)
+    assert code == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
     assert stderr == ""
 
 
 def test_report_into_a_closed_pipe_still_writes_the_page(exported: Path, tmp_path: Path) -> None:
     page = tmp_path / "r.html"
-    proc = subprocess.Popen(
-        command("report", "--duckdb", str(exported), "--html", str(page)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()  # the reader is gone before the first line (`| head -0`, `| true`)
-    stderr = proc.stderr.read()
-    assert proc.wait(timeout=120) == 0, stderr
+    # The reader is gone before the first line (`| head -0`, `| true`).
+    args = command("report", "--duckdb", str(exported), "--html", str(page))
+    code, stderr = closed_pipe_run(args, None, timeout=120)
+    assert code == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
     assert page.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
 
@@ -122,17 +120,9 @@ def test_export_into_a_closed_pipe_commits_everything(tenant: Emulator, tmp_path
     cuts it short and changes nothing else; the exit code is the export's own (0)."""
     config = write_config(tmp_path, tenant)
     duck = tmp_path / "out.duckdb"
-    proc = subprocess.Popen(
-        command("export", "--config", str(config), "--duckdb", str(duck)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()
-    stderr = proc.stderr.read()
-    assert proc.wait(timeout=300) == 0, stderr[-3000:]
+    args = command("export", "--config", str(config), "--duckdb", str(duck))
+    code, stderr = closed_pipe_run(args, None, timeout=300)
+    assert code == 0, stderr[-3000:]
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr[-3000:]
     assert document_ids(duck) == truth(tenant)
 
