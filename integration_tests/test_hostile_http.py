@@ -22,12 +22,11 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +38,7 @@ from contractfit_emulator import ADMIN_API_KEY, Emulator, EmulatorControl
 
 from .conftest import api_key_config
 from .helpers import catalog
+from .hostile import HostileProxy
 from .test_faults import digests
 
 MIB = 1024 * 1024
@@ -207,61 +207,6 @@ def test_an_oversized_body_or_a_gzip_bomb_is_one_system_error_with_bounded_memor
 
 
 # -- small hostile servers -------------------------------------------------------------
-
-
-class HostileProxy:
-    """A loopback HTTP proxy in front of the emulator: `spoil(handler, n)` may answer the
-    n-th request itself (and return True); every other request is relayed upstream."""
-
-    def __init__(self, upstream: str, spoil: Callable[[BaseHTTPRequestHandler, int], bool]):
-        parts = urlsplit(upstream)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        proxy = self
-        self.requests = 0
-        self._lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                with proxy._lock:
-                    proxy.requests += 1
-                    n = proxy.requests
-                if spoil(self, n):
-                    return
-                upstream = http.client.HTTPConnection(host, port, timeout=10)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    upstream.request("GET", self.path, headers=headers)
-                    answer = upstream.getresponse()
-                    body = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for name in ("Content-Type", "Date", "Retry-After"):
-                    value = answer.getheader(name)
-                    if value:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{parts.path}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HostileProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def answer(handler: BaseHTTPRequestHandler, status: int, **headers: str) -> None:

@@ -925,3 +925,12 @@ def test_json_rows_for_airbyte(docs: list[dict[str, Any]]) -> None:
     assert dated["value_date"] == dated["value"]
     row = json_row({"t": datetime(2024, 3, 1, 9, 0, 7, tzinfo=UTC), "d": date(2024, 3, 1)})
     assert row == {"t": "2024-03-01T09:00:07.000000Z", "d": "2024-03-01"}
+
+
+def test_an_integer_no_float_holds_keeps_its_text_and_has_no_number() -> None:
+    huge = 123456789012345678901234567890
+    assert value_text(huge) == "123456789012345678901234567890"
+    assert value_number(huge) is None and value_number(str(huge)) is None
+    assert value_number(2**53 + 1) is None and value_number(-(2**70 + 1)) is None
+    assert value_number(2**53) == 2.0**53 and value_number(10**22) == 1e22
+    assert value_number("9007199254740993") is None and value_number("-42") == -42.0

@@ -6,6 +6,7 @@ ERROR trace with the failure type.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,7 +42,12 @@ class MessageWriter:
         self.since_state: Counter[str] = Counter()
 
     def write(self, message: dict[str, Any]) -> None:
-        line = orjson.dumps(message, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        try:
+            line = orjson.dumps(message, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # orjson's JSONEncodeError is one too
+            # An integer beyond 64 bits (kept exact from the API's body) is written by the
+            # standard library, digit for digit (ASCII: a lone surrogate becomes an escape).
+            line = json.dumps(message, default=str, separators=(",", ":")).encode() + b"\n"
         with self.lock:
             self.out.write(line)
 

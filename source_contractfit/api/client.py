@@ -35,6 +35,7 @@ import httpx
 import orjson
 
 from source_contractfit import __version__
+from source_contractfit.api import jsonbody
 from source_contractfit.api.auth import Auth, build_auth
 from source_contractfit.api.errors import (
     AuthenticationError,
@@ -463,7 +464,7 @@ class ContractfitClient:
         if 200 <= status < 300:
             content_type = answer.headers.get("Content-Type", "")
             try:
-                return orjson.loads(answer.body)
+                return jsonbody.loads(answer.body)
             except orjson.JSONDecodeError:
                 if "html" in content_type:
                     raise BaseUrlError(

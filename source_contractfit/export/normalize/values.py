@@ -41,6 +41,7 @@ _TIMESTAMP = re.compile(
 )
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 class NormalizationError(ResponseFormatError):
@@ -249,20 +250,30 @@ def value_text(value: Any, name: str = "value") -> str | None:
 
 
 def value_number(value: Any) -> float | None:
-    """A finite float for a number or a plain numeric string (no separators), else None."""
+    """A finite float for a number or a plain numeric string (no separators), else None;
+    None too for an integer a float would round."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            return None
+        return _exact_float(value)
     if isinstance(value, str) and len(value) < 400 and _NUMBER.fullmatch(value):
+        if _INTEGER.fullmatch(value):
+            return _exact_float(int(value))
         parsed = float(value)
         return parsed if math.isfinite(parsed) else None
     return None
+
+
+def _exact_float(value: int) -> float | None:
+    """The float of an integer, or None when no float holds it exactly (some integers
+    beyond 2**53 do not): `value` keeps the exact text, `value_number` stays NULL."""
+    try:
+        as_float = float(value)
+    except OverflowError:
+        return None
+    return as_float if int(as_float) == value else None
 
 
 def value_date(value: Any) -> date | None:

@@ -1,0 +1,35 @@
+"""JSON bodies decoded without losing a digit.
+
+orjson is fast but turns an integer outside the 64-bit range into a float, so a 30-digit
+number the API sends would be stored as `1e+30`. A body that holds a run of 19 digits or
+more (somewhere: in a number or in a string, we do not parse to know) is decoded by the
+standard library instead, which keeps integers of any size exactly. The scan is one C-level
+regex search; bodies without such a run, nearly all of them, keep orjson's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _no_constant(name: str) -> Any:
+    # orjson refuses NaN and Infinity; the fallback must refuse the same bodies.
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(body: bytes | bytearray) -> Any:
+    """The JSON value of `body`, integers exact; `orjson.JSONDecodeError` if not JSON."""
+    if not _LONG_DIGITS.search(body):
+        return orjson.loads(body)
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
+        # One error type for callers, whichever decoder ran (JSONDecodeError subclasses
+        # ValueError, as orjson's does).
+        raise orjson.JSONDecodeError(str(error), "", 0) from None
