@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.sinks.base import (
@@ -26,11 +27,32 @@ from source_contractfit.export.sinks.base import (
 
 STATE_TABLE = "_contractfit_state"
 META_TABLE = "_contractfit_meta"
-MEMORY_LIMIT = "64MB"
+MEMORY_LIMIT_MB = 64
+# A value DuckDB stores needs a few times its size in buffer memory while it is inserted.
+VALUE_MEMORY_FACTOR = 4
+MIB = 1024 * 1024
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def memory_needed_mb(commit: Commit) -> int:
+    """The buffer memory a commit needs: the usual cap, or room for its largest value.
+
+    The cap keeps DuckDB from caching table pages up to 80% of RAM, but one value larger
+    than the cap (a 50 MB string: the client lets a response reach `max_response_mb`)
+    could then never be stored, and the run would fail on that document every time. So a
+    commit holding such a value lifts the cap for its own transaction, and only then.
+    """
+    largest = 0
+    for batches in commit.batches.values():
+        for batch in batches:
+            for column in batch.columns:
+                if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+                    longest = pc.max(pc.binary_length(column)).as_py()
+                    largest = max(largest, longest or 0)
+    return max(MEMORY_LIMIT_MB, MEMORY_LIMIT_MB + VALUE_MEMORY_FACTOR * -(-largest // MIB))
 
 
 class DuckDBSink:
@@ -49,7 +71,9 @@ class DuckDBSink:
         try:
             # A bounded buffer pool: DuckDB otherwise keeps up to 80% of RAM of table pages
             # cached, so the exporter's memory would grow with the size of the export.
-            self.con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
+            self.con = duckdb.connect(
+                str(self.path), config={"memory_limit": f"{MEMORY_LIMIT_MB}MB"}
+            )
         except duckdb.Error as error:
             raise ConfigError(f"Cannot open DuckDB file {self.path}: {error}") from None
         self._create(schema_version)
@@ -101,13 +125,20 @@ class DuckDBSink:
 
     def apply(self, commit: Commit, sequence: int) -> None:
         con = self.con
-        con.execute("BEGIN")
+        needed_mb = memory_needed_mb(commit)
+        if needed_mb > MEMORY_LIMIT_MB:
+            con.execute(f"SET memory_limit = '{needed_mb}MB'")
         try:
-            self._apply(commit, sequence)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+            con.execute("BEGIN")
+            try:
+                self._apply(commit, sequence)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            if needed_mb > MEMORY_LIMIT_MB:
+                con.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")
 
     def _apply(self, commit: Commit, sequence: int) -> None:
         con = self.con
