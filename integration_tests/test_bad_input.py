@@ -522,7 +522,9 @@ def test_exporter_bad_inputs_are_one_line_each(env: Env, tmp_path: Path) -> None
         ([str(tmp_path / "none.json"), db, None, None, False, True],
          f"contractfit export: Config file {tmp_path / 'none.json'} does not exist."),
         ([str(config), str(tmp_path / "no" / "such" / "dir.duckdb"), None, None, False, True],
-         f"contractfit export: Cannot open DuckDB file {tmp_path / 'no' / 'such' / 'dir.duckdb'}:"),
+         f"contractfit export: --duckdb {tmp_path / 'no' / 'such' / 'dir.duckdb'}: the folder {tmp_path / 'no' / 'such'} does not exist."),
+        ([str(config), str(tmp_path), None, None, False, True],
+         f"contractfit export: --duckdb {tmp_path} is a directory, not a DuckDB file."),
     ]  # fmt: skip
     for args, expected in cases:
         code, _out, err = export_outcome(args)
@@ -586,3 +588,15 @@ def test_tls_is_verified_by_default_and_ca_bundle_trusts_a_private_ca(tmp_path: 
         code, messages = run_read(tmp_path, key(base, ca_bundle=str(cert)), INBOXES(None))
         assert code == 0, error_of(messages)
         assert [m["record"]["data"]["id"] for m in messages if m["type"] == "RECORD"] == [INBOX]
+
+
+@pytest.mark.parametrize("auth_type", ["basic", "token"])
+def test_a_run_refused_at_login_creates_no_output(env: Env, tmp_path: Path, auth_type: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(password(env["base"], auth_type, ADMIN_USERNAME, "not-the-password"))
+    )
+    db, parquet = tmp_path / "new.duckdb", tmp_path / "parquet"
+    code, _out, err = export_outcome([str(config), str(db), str(parquet), None, False, True])
+    assert code == 2 and "rejected the credentials" in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

@@ -12,8 +12,9 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -77,9 +78,23 @@ def export_streams(names: Sequence[str] | None) -> list[StreamDef]:
     return select_streams(requested, derived_via_source=True)[0]
 
 
-def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
+def check_sink_paths(duckdb_path: str | None, parquet_dir: str | None) -> None:
+    """The checks a path fails without creating anything, made before the first request:
+    a run refused for its paths touches neither the network nor the disk."""
     if not duckdb_path and not parquet_dir:
         raise ConfigError("Give at least one sink: --duckdb FILE and/or --parquet DIR.")
+    if duckdb_path:
+        path = Path(duckdb_path)
+        if path.is_dir():
+            raise ConfigError(f"--duckdb {path} is a directory, not a DuckDB file.")
+        if not path.parent.is_dir():
+            raise ConfigError(f"--duckdb {path}: the folder {path.parent} does not exist.")
+    if parquet_dir and Path(parquet_dir).exists() and not Path(parquet_dir).is_dir():
+        raise ConfigError(f"--parquet {parquet_dir} is a file, not a directory; give a folder.")
+
+
+def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
+    check_sink_paths(duckdb_path, parquet_dir)
     keys = primary_keys()
     # The Parquet folder is checked (a file, not writable: exit 2) before the DuckDB file
     # is opened; whatever was opened is closed again when the other cannot be.
@@ -105,7 +120,7 @@ class Exporter:
     def __init__(
         self,
         config: ConnectorConfig,
-        sinks: list[Sink],
+        open_sinks: Callable[[], list[Sink]],
         streams: list[StreamDef],
         progress: Progress,
         full_refresh: bool = False,
@@ -113,7 +128,10 @@ class Exporter:
     ) -> None:
         self.config = config
         self.redactor = redactor
-        self.sinks = sinks
+        self.open_sinks = open_sinks
+        # Opened once the API has answered: a run refused at login (a wrong password)
+        # leaves no new DuckDB file or Parquet folder behind.
+        self.sinks: list[Sink] = []
         self.streams = streams
         self.progress = progress
         self.full_refresh = full_refresh
@@ -127,16 +145,19 @@ class Exporter:
 
     def run(self) -> ExportResult:
         started = time.monotonic()
-        if self.full_refresh:
-            for sink in self.sinks:
-                sink.reset(set(TABLES))
-        sequence, states = self._starting_state()
         failures: dict[str, ContractfitError] = {}
         drift: Counter[str] = Counter()
         with ContractfitClient(self.config, redactor=self.redactor) as client:
             context = ReadContext(self.config, client)
-            projects = {i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")}
             try:
+                projects = {
+                    i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")
+                }
+                self.sinks = self.open_sinks()
+                if self.full_refresh:
+                    for sink in self.sinks:
+                        sink.reset(set(TABLES))
+                sequence, states = self._starting_state()
                 for unit in plan(self.streams):
                     # One normalizer per unit: a failed unit's buffered rows are dropped
                     # with it, never committed as if the stream were complete.
@@ -229,14 +250,21 @@ def run_export(
     # and the logs, the error line and the summary are masked with it.
     redactor = Redactor()
     _configure_logging(redactor, quiet, verbose)
-    sinks: list[Sink] = []
+    exporter: Exporter | None = None
     try:
         config = load_config_file(config_path, CONFIG_FILE_MESSAGES)
         redactor.add(*config.credentials.secrets())
         selected = export_streams(streams)
-        sinks = open_sinks(duckdb_path, parquet_dir)
+        check_sink_paths(duckdb_path, parquet_dir)
         with Progress(enabled=not quiet) as progress:
-            exporter = Exporter(config, sinks, selected, progress, full_refresh, redactor)
+            exporter = Exporter(
+                config,
+                lambda: open_sinks(duckdb_path, parquet_dir),
+                selected,
+                progress,
+                full_refresh,
+                redactor,
+            )
             result = exporter.run()
     except ContractfitError as error:
         print(f"contractfit export: {redactor.mask(error.message)}", file=sys.stderr)
@@ -253,7 +281,7 @@ def run_export(
         print(f"contractfit export: unexpected error ({message}).", file=sys.stderr)
         return 1
     finally:
-        for sink in sinks:
+        for sink in exporter.sinks if exporter is not None else []:
             sink.close()
     # Everything is committed and the sinks are closed: a closed stdout (`| head`) can only
     # cut the summary short, never change the exit code or hide the failure line below.
