@@ -13,6 +13,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -22,7 +25,10 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contractfit.airbyte.source import SourceContractfit
 from source_contractfit.cli.demo import configured_catalog
 from source_contractfit.export.exporter import run_export
 
@@ -165,3 +171,34 @@ def test_export_masks_credentials_a_redirect_echoes(
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p != path]
     for file in written:
         assert leaks(file.read_bytes().decode("utf-8", "replace")) == [], file
+
+
+@pytest.mark.parametrize("auth_type", ["basic", "token"])
+def test_cdk_check_masks_credentials_a_redirect_echoes(
+    echo: str, tmp_path: Path, auth_type: str
+) -> None:
+    """`check` runs through the CDK's entrypoint (the platform's and PyAirbyte's path)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config(echo, auth_type)))
+    command = [sys.executable, "-m", "source_contractfit.airbyte.run", "check", "--config"]
+    done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=120)
+    statuses = [
+        json.loads(line)["connectionStatus"]
+        for line in done.stdout.splitlines()
+        if '"CONNECTION_STATUS"' in line
+    ]
+    assert len(statuses) == 1 and statuses[0]["status"] == "FAILED", done.stdout[-2000:]
+    assert "was redirected (302)" in statuses[0]["message"]
+    assert leaks(done.stdout + done.stderr) == []
+
+
+@pytest.mark.parametrize("auth_type", ["basic", "token"])
+def test_cdk_read_in_process_masks_credentials_a_redirect_echoes(echo: str, auth_type: str) -> None:
+    """`SourceContractfit().read`, as a Python caller drives it: the trace is masked."""
+    source = SourceContractfit()
+    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(["inboxes"]))
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(source.read(logging.getLogger("test"), config(echo, auth_type), catalog, None))
+    error = raised.value
+    assert "was redirected (302)" in (error.message or "")
+    assert leaks(f"{error.message} {error.internal_message}") == []

@@ -47,6 +47,7 @@ from source_contractfit.api.errors import (
     NotFoundError,
     TransientError,
 )
+from source_contractfit.api.redact import Redactor
 from source_contractfit.config import ConnectorConfig, connection_specification
 from source_contractfit.read.context import ReadContext, not_the_api_root
 from source_contractfit.read.events import Checkpoint, Record
@@ -54,11 +55,12 @@ from source_contractfit.streams.base import StreamDef
 from source_contractfit.streams.catalog import STREAMS
 
 
-def traced(error: ContractfitError) -> AirbyteTracedException:
-    """One readable trace message; the failure type says whose fault it is."""
+def traced(error: ContractfitError, redactor: Redactor) -> AirbyteTracedException:
+    """One readable trace message, masked; the failure type says whose fault it is."""
+    message = redactor.mask(error.message)
     return AirbyteTracedException(
-        message=error.message,
-        internal_message=f"{type(error).__name__}: {error.message}",
+        message=message,
+        internal_message=f"{type(error).__name__}: {message}",
         failure_type=FailureType(FAILURE_TYPES[error.kind]),
     )
 
@@ -77,6 +79,14 @@ def airbyte_stream(stream: StreamDef) -> AirbyteStream:
 
 
 class SourceContractfit(Source):
+    """One instance per process (the CDK's entrypoint, or PyAirbyte's subprocess)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The one redactor of the process: the client adds what it derives (the Basic
+        # token, JWTs), and every message this front end writes is masked with it.
+        self.redactor = Redactor()
+
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         """Generated from the settings declared in `config.py`: what `check` enforces."""
         return ConnectorSpecification(
@@ -87,9 +97,10 @@ class SourceContractfit(Source):
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
             parsed = ConnectorConfig.from_mapping(config)
+            self.redactor.add(*parsed.credentials.secrets())
             # A check answers within seconds: a short retry budget, not the sync's.
             retry = RetryPolicy(max_attempts=3, max_total_seconds=min(parsed.max_retry_seconds, 20))
-            with ContractfitClient(parsed, retry=retry) as client:
+            with ContractfitClient(parsed, retry=retry, redactor=self.redactor) as client:
                 username = _check_identity(client, parsed)
                 inboxes = ReadContext(parsed, client).inboxes()
                 if not inboxes:
@@ -98,7 +109,8 @@ class SourceContractfit(Source):
                         "ask an admin for a role on at least one inbox, or fix 'inbox_ids'."
                     )
         except ContractfitError as error:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
+            message = self.redactor.mask(error.message)
+            return AirbyteConnectionStatus(status=Status.FAILED, message=message)
         logger.info("Connected as %s; %d inbox(es) to read.", username, len(inboxes))
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
@@ -106,7 +118,7 @@ class SourceContractfit(Source):
         try:
             ConnectorConfig.from_mapping(config)
         except ContractfitError as error:
-            raise traced(error) from None
+            raise traced(error, self.redactor) from None
         return AirbyteCatalog(streams=[airbyte_stream(stream) for stream in STREAMS])
 
     def read(
@@ -119,15 +131,16 @@ class SourceContractfit(Source):
         """The CDK-driven read (in-process use); the console script uses protocol.py."""
         try:
             parsed = ConnectorConfig.from_mapping(config)
+            self.redactor.add(*parsed.credentials.secrets())
             pairs = [(c.stream.name, c.sync_mode.value) for c in catalog.streams]
             selected, incremental = configured_streams(pairs)
             messages = [AirbyteStateMessageSerializer.dump(m) for m in state or []]
             blobs = {k: v for k, v in state_blobs(messages).items() if k in incremental}
         except ContractfitError as error:
-            raise traced(error) from None
+            raise traced(error, self.redactor) from None
         descriptors = {stream.name: airbyte_stream(stream) for stream in selected}
         try:
-            for event in read_events(parsed, selected, blobs, logger):
+            for event in read_events(parsed, selected, blobs, logger, self.redactor):
                 if isinstance(event, Record):
                     yield _record_message(event)
                 elif isinstance(event, Checkpoint):
@@ -136,7 +149,7 @@ class SourceContractfit(Source):
                     status = AirbyteStreamStatus(event.status)
                     yield status_message(descriptors[event.stream], status)
         except ContractfitError as error:
-            raise traced(error) from None
+            raise traced(error, self.redactor) from None
 
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
