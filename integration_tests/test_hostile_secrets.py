@@ -168,9 +168,9 @@ def test_export_masks_credentials_a_redirect_echoes(
     assert code == 2, err.getvalue()
     assert "was redirected (302)" in err.getvalue() and "****" in err.getvalue()
     assert leaks(out.getvalue() + err.getvalue()) == []
-    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != path]
-    for file in written:
-        assert leaks(file.read_bytes().decode("utf-8", "replace")) == [], file
+    # Refused before the API answered, the run wrote nothing a secret could hide in
+    # (test_secrets.py greps the files of runs that do write).
+    assert [p for p in tmp_path.rglob("*") if p != path] == []
 
 
 @pytest.mark.parametrize("auth_type", ["basic", "token"])
