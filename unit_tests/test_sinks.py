@@ -189,11 +189,12 @@ def test_parquet_recovery_rolls_forward_and_back(tmp_path: Path) -> None:
     old = next(folder.glob("*.parquet"))
     new = folder / "part-new.parquet"
     pq.write_table(pq.read_table(old, partitioning=None), new)
+    sink.close()  # one writer per folder: the crashed run's sink is gone
     # Crash after the rename, before the old file was deleted: roll forward.
     (tmp_path / "pq" / INTENT_FILE).write_bytes(
         orjson.dumps({"temp": str(folder / ".tmp-x"), "new": str(new), "old": [str(old)]})
     )
-    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1)
+    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1).close()
     assert sorted(p.name for p in folder.glob("*.parquet")) == ["part-new.parquet"]
     # Crash before the rename: the temp file goes, the old file stays.
     temp = folder / ".tmp-part-y.parquet"
@@ -201,6 +202,6 @@ def test_parquet_recovery_rolls_forward_and_back(tmp_path: Path) -> None:
     (tmp_path / "pq" / INTENT_FILE).write_bytes(
         orjson.dumps({"temp": str(temp), "new": str(folder / "part-y.parquet"), "old": [str(new)]})
     )
-    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1)
+    ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1).close()
     assert not temp.exists() and new.exists()
     assert not (tmp_path / "pq" / INTENT_FILE).exists()

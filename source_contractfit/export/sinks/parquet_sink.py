@@ -3,14 +3,16 @@
 Layout: `<root>/<table>/inbox_id=<id>/month=YYYY-MM/part-*.parquet` for tables tied to an
 inbox and a time (documents and their children by the document's receive month, stats by
 their day), `<root>/<table>/part-*.parquet` for the others. The partition columns live in
-the paths, as Hive readers (DuckDB, pyarrow, pandas) expect.
+the paths, percent-encoded (`parquet_files.hive_segment`), as Hive readers (DuckDB,
+pyarrow, pandas) expect and decode.
 
 No reader ever sees two live versions of a row after a commit: a partition holding a
 re-emitted document (or a stats key read again) is rewritten as one new file without the
 old rows. Every file is written under a temporary name and renamed into place; replacing
 files is recorded in an intent file first, so a crash in between is rolled forward (new
 file present) or back (not yet renamed) when the sink is next opened. The state file is
-written, atomically, only after all the data of its commit.
+written, atomically, only after all the data of its commit. One lock file keeps a second
+writer out of the folder while the sink is open.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from source_contractfit.api.errors import ConfigError
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
     Commit,
@@ -36,9 +37,24 @@ from source_contractfit.export.sinks.base import (
     TableKind,
     table_kind,
 )
+from source_contractfit.export.sinks.parquet_files import (
+    INTENT_FILE,
+    LOCK_FILE,
+    STATE_FILE,
+    Intent,
+    check_directory,
+    hive_segment,
+    inside,
+    intent_body,
+    lock_directory,
+    read_intent,
+    read_state,
+    write_atomically,
+)
+from source_contractfit.export.sinks.parquet_index import PartitionIndex
 
-STATE_FILE = "_contractfit_state.json"
-INTENT_FILE = "_contractfit_intent.json"
+__all__ = ["INTENT_FILE", "LOCK_FILE", "STATE_FILE", "ParquetSink", "arrow_table"]
+
 PARTITION_COLUMNS = ("inbox_id", "month")
 COMPACT_ABOVE_FILES = 8
 
@@ -58,35 +74,9 @@ def _read(files: list[Path], schema: pa.Schema | None) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.Table.from_batches([], schema=schema)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-
-
-def _check_directory(root: Path) -> None:
-    """Create `root` if needed and prove it writable, or a ConfigError (exit 2) saying why:
-    an existing file, a folder we may not create or write into."""
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"--parquet {root} is a file, not a directory; give a folder.")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ConfigError(f"--parquet {root}: a part of this path is a file.") from None
-    except OSError as error:
-        raise ConfigError(f"--parquet {root} cannot be created: {error.strerror}.") from None
-    probe = root / f".tmp-probe-{uuid.uuid4().hex}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(
-            f"--parquet {root} is not writable ({error.strerror}); give a folder this user "
-            "can write."
-        ) from None
+def _file_order(path: Path) -> tuple[int, str]:
+    """Newest last: modification time, then name (for two files of the same instant)."""
+    return (path.stat().st_mtime_ns, path.name)
 
 
 class ParquetSink:
@@ -100,51 +90,57 @@ class ParquetSink:
         schema_version: int,
     ) -> None:
         self.root = Path(root)
-        _check_directory(self.root)
+        check_directory(self.root)
         self.schemas = schemas
         self.primary_keys = primary_keys
         self.schema_version = schema_version
-        self._known_ids: dict[Path, set[str]] = {}
-        self._stale: dict[Path, set[str]] = {}
-        self._recover()
+        self._index = PartitionIndex()
+        # Before recovery: recovery sweeps temporary files another writer may be writing.
+        self._lock: int | None = lock_directory(self.root)
+        try:
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
 
     # -- state -------------------------------------------------------------------------
     def load_state(self) -> StoredState:
-        path = self.root / STATE_FILE
-        if not path.exists():
-            return StoredState(0, {})
-        data = orjson.loads(path.read_bytes())
-        return StoredState(int(data.get("sequence", 0)), data.get("streams", {}))
+        return read_state(self.root)
 
     def _write_state(self, streams: dict[str, Any], sequence: int) -> None:
         body = {"sequence": sequence, "schema_version": self.schema_version, "streams": streams}
-        write_atomically(self.root / STATE_FILE, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+        data = orjson.dumps(body, option=orjson.OPT_INDENT_2)
+        write_atomically(self.root, self.root / STATE_FILE, data)
 
     # -- crash safety ------------------------------------------------------------------
     def _recover(self) -> None:
-        """Finish or undo a file replacement a crash interrupted; drop stray temp files."""
-        intent = self.root / INTENT_FILE
-        if intent.exists():
-            plan = orjson.loads(intent.read_bytes())
-            new = Path(plan["new"])
-            if new.exists():
-                for old in plan["old"]:
-                    Path(old).unlink(missing_ok=True)
-            else:
-                Path(plan["temp"]).unlink(missing_ok=True)
-            intent.unlink()
+        """Finish or undo a file replacement a crash interrupted; drop stray temp files.
+        `read_intent` has proved every path it names inside the folder."""
+        intent = read_intent(self.root)
+        if intent is not None:
+            if intent.new.is_file():
+                for old in intent.old:
+                    if old != intent.new and not old.is_dir():
+                        old.unlink(missing_ok=True)
+            elif not intent.temp.is_dir():
+                intent.temp.unlink(missing_ok=True)
+            (self.root / INTENT_FILE).unlink()
         for temp in self.root.rglob(".tmp-*"):
-            temp.unlink(missing_ok=True)
+            if not temp.is_dir():
+                inside(self.root, temp).unlink(missing_ok=True)
 
     def _replace(
         self, directory: Path, table: pa.Table | Iterator[pa.Table], old: list[Path]
-    ) -> None:
+    ) -> Path | None:
         """Write `table` (or a stream of tables, one at a time: memory stays bounded by the
-        largest piece, not the partition) as one file that atomically replaces `old`."""
-        directory.mkdir(parents=True, exist_ok=True)
+        largest piece, not the partition) as one file that atomically replaces `old`.
+        Returns the new file (None when the stream was empty: nothing changed)."""
         name = f"part-{uuid.uuid4().hex}.parquet"
-        final = directory / name
-        temp = directory / f".tmp-{name}"
+        final = inside(self.root, directory / name)
+        temp = inside(self.root, directory / f".tmp-{name}")
+        for path in old:
+            inside(self.root, path)
+        directory.mkdir(parents=True, exist_ok=True)
         if isinstance(table, pa.Table):
             pq.write_table(table, temp, compression="zstd")
         else:
@@ -154,48 +150,68 @@ class ParquetSink:
                     writer = pq.ParquetWriter(temp, piece.schema, compression="zstd")
                 writer.write_table(piece)
             if writer is None:
-                return
+                return None
             writer.close()
         if old:
-            plan = {"temp": str(temp), "new": str(final), "old": [str(p) for p in old]}
-            write_atomically(self.root / INTENT_FILE, orjson.dumps(plan))
+            plan = intent_body(self.root, Intent(temp, final, old))
+            write_atomically(self.root, self.root / INTENT_FILE, plan)
         os.replace(temp, final)
         for path in old:
             path.unlink(missing_ok=True)
         if old:
             (self.root / INTENT_FILE).unlink()
+        return final
 
     # -- writing -----------------------------------------------------------------------
     def reset(self, tables: set[str]) -> None:
         for table in tables:
             for path in sorted((self.root / table).rglob("*.parquet")):
-                path.unlink()
+                inside(self.root, path).unlink()
         (self.root / STATE_FILE).unlink(missing_ok=True)
-        self._known_ids.clear()
+        self._index.clear()
 
     def apply(self, commit: Commit, sequence: int) -> None:
         months = self._document_months(commit)
-        # Decided before anything is written: which documents replace stored ones.
-        stale_by_partition: dict[Path, set[str]] = defaultdict(set)
+        # Partition (relative to its table) -> this commit's documents that live there:
+        # rows stored for them go from every document table, even one they have no rows
+        # in now (a re-emitted document that lost its line items loses them here too).
+        replaced: dict[Path, set[str]] = defaultdict(set)
         for doc_id, (inbox, month) in months.items():
-            relative = Path(f"inbox_id={inbox}") / f"month={month}"
-            if doc_id in self._ids_in(relative):
-                stale_by_partition[relative].add(doc_id)
-        self._stale = stale_by_partition
+            replaced[self._relative(inbox, month)].add(doc_id)
         for table in commit.snapshots:
             rows = commit.batches.get(table, [])
             data = pa.Table.from_batches(rows, schema=self.schemas[table])
             self._replace(self.root / table, data, sorted((self.root / table).glob("*.parquet")))
-        for table, batches in commit.batches.items():
+        unwritten = [t for t in DOCUMENT_TABLES if t in self.schemas and t not in commit.batches]
+        for table in [*commit.batches, *(unwritten if replaced else [])]:
+            batches = commit.batches.get(table)
             if table in commit.snapshots:
                 continue
-            data = pa.Table.from_batches(batches, schema=self.schemas[table])
-            for directory, part in self._partitions(table, data, months).items():
-                self._write_partition(table, directory, part, commit)
+            data = pa.Table.from_batches(batches or [], schema=self.schemas[table])
+            parts = self._partitions(table, data, months)
+            if table not in DOCUMENT_TABLES:
+                for directory, part in parts.items():
+                    self._write_partition(table, directory, part)
+                continue
+            empty = pa.Table.from_batches([], schema=self._stored_schema(table))
+            for relative in replaced:
+                parts.setdefault(self.root / table / relative, empty)
+            for directory, part in parts.items():
+                here = replaced.get(directory.relative_to(self.root / table), set())
+                self._write_documents(table, directory, part, here)
         if commit.states or commit.batches or commit.snapshots:
             streams = dict(self.load_state().streams)
             streams.update(commit.states)
             self._write_state(streams, sequence)
+
+    @staticmethod
+    def _relative(inbox: str, month: str) -> Path:
+        return Path(hive_segment("inbox_id", inbox)) / hive_segment("month", month)
+
+    def _stored_schema(self, table: str) -> pa.Schema:
+        """The table's columns as its partitioned files hold them (no partition columns)."""
+        schema = self.schemas[table]
+        return pa.schema([f for f in schema if f.name not in PARTITION_COLUMNS])
 
     def _document_months(self, commit: Commit) -> dict[str, tuple[str, str]]:
         """document id -> (inbox_id, YYYY-MM of its receive time), for child tables."""
@@ -214,7 +230,7 @@ class ParquetSink:
         base = self.root / table
         names = data.column_names
         if "inbox_id" not in names or table_kind(table) is TableKind.APPEND:
-            return {base: data}
+            return {base: data} if data.num_rows else {}
         if table in DOCUMENT_TABLES:
             key = data.column(DOCUMENT_TABLES[table]).to_pylist()
             where = [months.get(k, ("unknown", "unknown")) for k in key]
@@ -232,64 +248,98 @@ class ParquetSink:
             groups[(pair[0] or "unknown", pair[1])].append(index)
         stored = data.drop_columns([c for c in PARTITION_COLUMNS if c in names])
         return {
-            base / f"inbox_id={i}" / f"month={m}": stored.take(pa.array(rows))
+            base / self._relative(i, m): stored.take(pa.array(rows))
             for (i, m), rows in groups.items()
         }
 
-    def _write_partition(self, table: str, directory: Path, part: pa.Table, commit: Commit) -> None:
-        existing = sorted(directory.glob("*.parquet")) if directory.exists() else []
-        kind = table_kind(table)
-        if kind is TableKind.DOCUMENT:
-            key = DOCUMENT_TABLES[table]
-            stale = self._stale.get(directory.relative_to(self.root / table), set())
-            if not stale:
-                self._replace(directory, part, [])
-                self._remember(table, directory, part, key)
-                return
-            merged = self._without(existing, key, stale, part)
-        elif kind is TableKind.KEYED and existing:
+    def _write_partition(self, table: str, directory: Path, part: pa.Table) -> None:
+        """A keyed table's partition is merged (new keys win, a key stored twice is kept
+        once); any other table's rows are appended as a new file."""
+        existing = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+        if table_kind(table) is TableKind.KEYED and existing:
             merged = self._merge_keyed(existing, part, self.primary_keys[table])
+            self._replace(directory, merged, existing)
         else:
             self._replace(directory, part, [])
-            return
-        self._replace(directory, merged, existing)
-        if table == "documents":
-            self._known_ids.pop(directory, None)
 
-    def _ids_in(self, relative: Path) -> set[str]:
-        """Document ids stored in one partition (of the documents table, same layout)."""
-        directory = self.root / "documents" / relative
-        if directory not in self._known_ids:
-            files = sorted(directory.glob("*.parquet")) if directory.exists() else []
-            ids: set[str] = set()
-            for path in files:
-                table = pq.read_table(path, columns=["id"], partitioning=None)
-                ids.update(table.column("id").to_pylist())
-            self._known_ids[directory] = ids
-        return self._known_ids[directory]
+    def _write_documents(
+        self, table: str, directory: Path, part: pa.Table, replaced: set[str]
+    ) -> None:
+        """Store `part` in one document-table partition. Stored rows of documents that are
+        re-emitted (in `replaced` or in `part`) go: the incoming rows are the document now.
+        Without such rows, and no document stored twice, `part` is just a new file."""
+        key = DOCUMENT_TABLES[table]
+        stored = self._index.stored(directory, key)
+        incoming = frozenset(part.column(key).to_pylist())
+        drop = {d for d in replaced | incoming if d is not None and d in stored}
+        if drop or self._index.duplicated(directory, key):
+            self._rewrite_documents(table, directory, part, drop)
+        elif part.num_rows:
+            final = self._replace(directory, part, [])
+            if final is not None:
+                self._index.written(directory, key, final, incoming)
 
-    def _remember(self, table: str, directory: Path, part: pa.Table, key: str) -> None:
-        if table == "documents" and directory in self._known_ids:
-            self._known_ids[directory].update(part.column(key).to_pylist())
+    def _rewrite_documents(
+        self, table: str, directory: Path, part: pa.Table, drop: set[str]
+    ) -> None:
+        """The partition as one file: its rows minus `drop`, plus `part`. A document more
+        than one file holds (two exports once raced into the folder) keeps the rows of the
+        newest of those files only: each file holds a whole copy of the document as one
+        export read it, the newest copy is the latest read, and mixing rows of two copies
+        could make a version that never existed. (A re-emitted document is in `drop`: only
+        its incoming rows stay.)"""
+        key = DOCUMENT_TABLES[table]
+        stored = self._index.stored(directory, key)
+        duplicated = {d for d in self._index.duplicated(directory, key) if d is not None}
+        owners = self._index.owners(directory, key)
+        existing = self._index.files(directory, key)
+        kept = frozenset(d for d in stored if d not in drop)
+        kept |= frozenset(part.column(key).to_pylist())
+        pieces = self._kept_rows(existing, key, drop, duplicated - drop, owners, part)
+        final = self._replace(directory, pieces, existing)
+        self._index.replaced(directory, existing)
+        if final is not None:
+            self._index.written(directory, key, final, kept)
 
-    def _without(
-        self, files: list[Path], key: str, stale: set[str], part: pa.Table
+    @staticmethod
+    def _kept_rows(
+        files: list[Path],
+        key: str,
+        drop: set[str],
+        duplicated: set[str],
+        owners: dict[str, Path],
+        part: pa.Table,
     ) -> Iterator[pa.Table]:
-        """The partition's rows minus the stale documents, file by file, then the new rows."""
-        stale_ids = pa.array(sorted(stale))
+        """The partition's rows, file by file, without the dropped documents and without a
+        duplicated document's rows in any file but its newest; then the new rows."""
         for path in files:
             old = _read([path], part.schema)
-            yield old.filter(pc.invert(pc.is_in(old.column(key), value_set=stale_ids)))
+            gone = drop | {d for d in duplicated if owners.get(d) != path}
+            if gone:
+                value_set = pa.array(sorted(gone), type=old.schema.field(key).type)
+                old = old.filter(pc.invert(pc.is_in(old.column(key), value_set=value_set)))
+            yield old
         yield part
 
     def _merge_keyed(self, files: list[Path], part: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+        """Stored rows whose key is not in `part`, one per key (the newest file's, should
+        two files hold it), then `part`."""
         stored_keys = [k for k in keys if k in part.column_names]
+        pieces = [_read([path], part.schema) for path in sorted(files, key=_file_order)]
+        old = pa.concat_tables(
+            piece.append_column("_file_rank", pa.array([rank] * piece.num_rows, pa.int64()))
+            for rank, piece in enumerate(pieces)
+        )
         con = duckdb.connect()
-        con.register("old", _read(files, part.schema))
+        con.register("old", old)
         con.register("new", part)
-        match = " AND ".join(f'old."{k}" IS NOT DISTINCT FROM new."{k}"' for k in stored_keys)
+        quoted = [f'"{k}"' for k in stored_keys]
+        match = " AND ".join(f"old.{k} IS NOT DISTINCT FROM new.{k}" for k in quoted)
+        once = f"PARTITION BY {', '.join(quoted)} " if quoted else ""
         result = con.sql(
-            f"SELECT * FROM old WHERE NOT EXISTS (SELECT 1 FROM new WHERE {match}) "
+            f"SELECT * EXCLUDE (_file_rank) FROM old "
+            f"WHERE NOT EXISTS (SELECT 1 FROM new WHERE {match or 'true'}) "
+            f"QUALIFY row_number() OVER ({once}ORDER BY _file_rank DESC) = 1 "
             "UNION ALL SELECT * FROM new"
         )
         merged = arrow_table(result)
@@ -297,16 +347,31 @@ class ParquetSink:
         return merged.cast(part.schema)
 
     def compact(self) -> None:
-        """Merge partitions grown into many small files (one per checkpoint) into one."""
+        """Merge partitions grown into many small files (one per checkpoint) into one;
+        a document or key stored twice is kept once, as when a commit rewrites it."""
         for table in self.schemas:
             folders = {p.parent for p in (self.root / table).rglob("part-*.parquet")}
-            for directory in folders:
+            for directory in sorted(folders):
                 files = sorted(directory.glob("part-*.parquet"))
-                if len(files) > COMPACT_ABOVE_FILES:
+                if len(files) <= COMPACT_ABOVE_FILES:
+                    continue
+                if table in DOCUMENT_TABLES:
+                    empty = pa.Table.from_batches([], schema=self._stored_schema(table))
+                    self._rewrite_documents(table, directory, empty, set())
+                elif table_kind(table) is TableKind.KEYED:
+                    schema = pq.read_schema(files[0])
+                    empty = pa.Table.from_batches([], schema=schema)
+                    merged = self._merge_keyed(files, empty, self.primary_keys[table])
+                    self._replace(directory, merged, files)
+                else:
                     schema = pq.read_schema(files[0])
                     pieces = (_read([path], schema) for path in files)
                     self._replace(directory, pieces, files)
-        self._known_ids.clear()
+        self._index.clear()
 
     def close(self) -> None:
-        self._known_ids.clear()
+        """Release the folder's lock (closing the descriptor drops the `flock`)."""
+        self._index.clear()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
