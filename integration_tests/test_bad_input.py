@@ -477,7 +477,7 @@ def test_a_state_from_the_future_is_read_again_and_says_so(env: Env, tmp_path: P
     # No cursor can lie after the server's present (they are capped), unless an older
     # version followed a future-dated document: documents may have been missed since, so
     # the inbox is read again rather than trusted (the sinks keep each document once).
-    future = {"cursor": "2999-01-01T00:00:00.000000Z", "ids_at_cursor": []}
+    future = {"cursor": "2999-01-01T00:00:00.000000Z", "last_id_at_cursor": None}
     partitions = {inbox: future for inbox in env["inboxes"]}
     state = documents_state({"state_version": 1, "partitions": partitions})
     code, messages = run_read(tmp_path, key(env["base"]), DOCS(env), state)

@@ -129,6 +129,8 @@ def test_checkpoints_come_at_least_every_n_records(
 
 
 def test_abnormally_large_state(mutable_emulator: Emulator, tmp_path: Path) -> None:
+    # Written by an earlier version (every id at each cursor listed): read, and rewritten
+    # as one last id per partition.
     emu = mutable_emulator
     foreign = {
         f"{i:024x}": {
@@ -154,7 +156,10 @@ def test_abnormally_large_state(mutable_emulator: Emulator, tmp_path: Path) -> N
     final = run.states()[-1]["stream"]["stream_state"]["partitions"]
     assert len(final) == 2000 + len(emu.control.inbox_ids())
     assert final["0" * 24]["cursor"] == "2024-01-01T00:00:00.000000Z", "foreign partitions kept"
-    assert len(final[inbox]["ids_at_cursor"]) < 1000, "the cursor moved past the old ids"
+    assert final["0" * 24]["last_id_at_cursor"] == f"{0:012x}{24:012x}", "as their largest id"
+    assert not any("ids_at_cursor" in p for p in final.values())
+    assert final[inbox]["cursor"] > "2000-01-01", "the cursor moved past the old ids"
+    assert len(json.dumps(final)) < len(json.dumps(foreign)) // 5
 
 
 def test_new_reviews_and_deletions_between_reads(
@@ -244,7 +249,7 @@ def test_state_from_the_future_is_read_again(mutable_emulator: Emulator, tmp_pat
     blob = {
         "state_version": 1,
         "partitions": {
-            inbox: {"cursor": future, "ids_at_cursor": [], "reviews_checked_until": future}
+            inbox: {"cursor": future, "last_id_at_cursor": None, "reviews_checked_until": future}
             for inbox in emu.control.inbox_ids()
         },
     }
@@ -279,6 +284,19 @@ def test_state_from_the_future_is_read_again(mutable_emulator: Emulator, tmp_pat
         (
             {"state_version": 1, "partitions": {"x": {"cursor": None, "ids_at_cursor": "a"}}},
             "must be a list",
+        ),
+        (
+            {"state_version": 1, "partitions": {"x": {"cursor": None, "last_id_at_cursor": "a"}}},
+            "'cursor' is null",
+        ),
+        (
+            {
+                "state_version": 1,
+                "partitions": {
+                    "x": {"cursor": "2024-01-01T00:00:00Z", "last_id_at_cursor": ["a", "b"]}
+                },
+            },
+            "'last_id_at_cursor' must be a document id string or null",
         ),
         ({"state_version": 1, "partitions": {"x": []}}, "must be an object"),
     ],
@@ -338,3 +356,129 @@ def test_lookback_rereads_only_documents_that_gained_versions(
     reviewed = emu.control.review(count=2)
     third = run_source("read", tmp_path, config, DOC_STREAMS, state=second.final_state())
     assert sorted(third.ids()) == sorted(reviewed)
+
+
+# ------------------------------------------------------------------ a huge tie group (issue 14)
+
+BURST = 3_000
+
+
+def arrive_burst(emu: Emulator, inbox: str, count: int) -> tuple[str, set[str]]:
+    """`count` documents received at one instant a day ago: (that instant, their ids)."""
+    now = parse_datetime(emu.control.state()["now"])
+    instant = format_datetime(now - timedelta(days=1, hours=2))
+    ids = emu.control.arrive(inbox_id=inbox, count=count, receive_time=instant)
+    assert len(ids) == count
+    return instant, set(ids)
+
+
+def sync_killed_inside(
+    tmp_path: Path,
+    config: dict[str, Any],
+    inbox: str,
+    instant: str,
+    burst: set[str],
+    at_least: int = 1,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run a sync and kill -9 it right after the first checkpoint whose cursor for `inbox`
+    stands inside the burst at `instant`, `at_least` of the burst emitted: (the documents
+    emitted before that checkpoint, its state)."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog("documents", incremental=True)))
+    command = [
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
+        "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json"),
+    ]  # fmt: skip
+    emitted: list[dict[str, Any]] = []
+    found: dict[str, Any] | None = None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            emitted.append(message["record"]["data"])
+        elif message["type"] == "STATE":
+            partition = message["state"]["stream"]["stream_state"]["partitions"].get(inbox, {})
+            cursor, last_id = partition.get("cursor"), partition.get("last_id_at_cursor")
+            inside = cursor and parse_datetime(cursor) == parse_datetime(instant)
+            read = sum(d["id"] in burst for d in emitted)
+            if inside and last_id is not None and last_id < max(burst) and read >= at_least:
+                found = message["state"]
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    proc.wait()
+    assert found is not None, "no checkpoint fell inside the burst"
+    return emitted, found
+
+
+def assert_small_states(states: list[dict[str, Any]]) -> None:
+    for state in states:
+        blob = state["stream"]["stream_state"]
+        size = len(json.dumps(blob))
+        assert size < 2048 * len(blob["partitions"]), f"a state of {size} bytes"
+        for partition in blob["partitions"].values():
+            assert "ids_at_cursor" not in partition
+            assert not any(isinstance(value, list) for value in partition.values())
+
+
+def test_a_burst_at_one_instant_is_read_once_across_an_interruption_inside_it(
+    mutable_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = mutable_emulator
+    inbox = emu.control.inbox_ids()[0]
+    instant, burst = arrive_burst(emu, inbox, BURST)
+    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    emitted, state = sync_killed_inside(tmp_path, config, inbox, instant, burst)
+    before = [d["id"] for d in emitted]
+    partition = state["stream"]["stream_state"]["partitions"][inbox]
+    assert partition["last_id_at_cursor"] in burst and partition["last_id_at_cursor"] in before
+    assert 0 < len(burst & set(before)) < BURST, "the sync was interrupted inside the burst"
+    assert_small_states([state])
+
+    resumed = run_source(
+        "read", tmp_path, config, catalog("documents", incremental=True), state=[state]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = resumed.ids()
+    assert len(after) == len(set(after)), "no document twice in the resumed sync"
+    assert not set(before) & set(after), "a document covered by the state came back"
+    assert set(before) | set(after) == live_ids(emu), "every document, burst included"
+    assert_small_states(resumed.states())
+    final = resumed.states()[-1]["stream"]["stream_state"]["partitions"][inbox]
+    assert parse_datetime(final["cursor"]) >= parse_datetime(instant)
+
+
+def test_an_old_state_listing_every_id_at_the_cursor_resumes_exactly(
+    mutable_emulator: Emulator, tmp_path: Path
+) -> None:
+    # A state written by an earlier version lists every id emitted at each cursor instant;
+    # it is read as the largest of them, and rewritten in the new form.
+    emu = mutable_emulator
+    inbox = emu.control.inbox_ids()[0]
+    instant, burst = arrive_burst(emu, inbox, BURST)
+    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    emitted, state = sync_killed_inside(tmp_path, config, inbox, instant, burst, BURST // 3)
+    blob = state["stream"]["stream_state"]
+    for inbox_id, partition in blob["partitions"].items():
+        last_id, cursor = partition.pop("last_id_at_cursor"), partition["cursor"]
+        at_cursor = [
+            d["id"]
+            for d in emitted
+            if last_id is not None
+            and d["inbox"] == inbox_id
+            and parse_datetime(d["timings"]["receive_time"]) == parse_datetime(cursor)
+        ]
+        assert last_id is None or max(at_cursor) == last_id
+        partition["ids_at_cursor"] = sorted(at_cursor)
+    listed = blob["partitions"][inbox]["ids_at_cursor"]
+    assert BURST // 3 <= len(listed) < BURST and set(listed) <= burst
+    assert len(json.dumps(blob)) > 27 * len(listed), "the old form grows with the burst"
+
+    resumed = run_source(
+        "read", tmp_path, config, catalog("documents", incremental=True), state=[state]
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    before, after = {d["id"] for d in emitted}, resumed.ids()
+    assert len(after) == len(set(after)) and not before & set(after)
+    assert before | set(after) == live_ids(emu)
+    assert_small_states(resumed.states())

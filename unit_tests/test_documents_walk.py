@@ -7,6 +7,7 @@ which is exactly the drift the walk must survive.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -16,8 +17,14 @@ import pytest
 
 from source_contractfit.api.client import ContractfitClient
 from source_contractfit.config import ConnectorConfig
+from source_contractfit.read.context import ReadContext
+from source_contractfit.read.events import Checkpoint, Record
+from source_contractfit.read.family import read_document_family
+from source_contractfit.read.state import DocumentsState
 from source_contractfit.read.walk import Position, walk_inbox
-from source_contractfit.timeutil import UTC, format_datetime, parse_datetime
+from source_contractfit.streams.base import StreamDef
+from source_contractfit.streams.documents import DOCUMENT_VERSIONS, DOCUMENTS
+from source_contractfit.timeutil import ONE_MICROSECOND, UTC, format_datetime, parse_datetime
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -147,7 +154,8 @@ def test_deletion_inside_a_tie_group_longer_than_a_page_is_reread() -> None:
 def test_resume_from_position_skips_what_was_read() -> None:
     inbox = FakeInbox()
     ids = inbox.add(T0, 5) + inbox.add(T0 + timedelta(seconds=1), 5)
-    position = Position(receive_time=T0, ids_at=set(sorted(ids[:5])[:2]))
+    # Two documents of the instant T0 were read: the position holds the higher id.
+    position = Position(receive_time=T0, last_id=sorted(ids[:5])[1])
     got = walk(inbox, per_page=3, position=position)
     assert sorted(got) == sorted(sorted(ids[:5])[2:] + ids[5:])
     # The final position covers every document (the tie group at +1s filled a page).
@@ -166,7 +174,7 @@ def test_server_ignoring_the_window_is_a_clear_error() -> None:
         return original(httpx.Request("GET", request.url.copy_with(params=params)))
 
     inbox.handle = ignore_window  # type: ignore[method-assign]
-    position = Position(receive_time=T0 + timedelta(seconds=1), ids_at=set())
+    position = Position(receive_time=T0 + timedelta(seconds=1), last_id=None)
     from source_contractfit.api.errors import ResponseFormatError
 
     with pytest.raises(ResponseFormatError, match="does not honour the window"):
@@ -270,7 +278,8 @@ def test_a_tie_page_repeated_whatever_page_asks_stops_with_a_clear_error() -> No
     assert inbox.requests <= 6, "stopped after a bounded number of requests"
     # What was handed out is the real first page, and the position covers exactly it.
     assert got == sorted(group)[:100]
-    assert position.receive_time == T0 and position.ids_at == set(got)
+    assert position.receive_time == T0 and position.last_id == got[-1]
+    assert {i for i in group if position.seen(T0, i)} == set(got)
 
 
 def test_a_full_page_of_already_read_documents_is_not_a_loop() -> None:
@@ -278,7 +287,7 @@ def test_a_full_page_of_already_read_documents_is_not_a_loop() -> None:
     inbox = FakeInbox()
     group = inbox.add(T0, 250)
     inbox.add(T0 + timedelta(seconds=1), 3)
-    position = Position(receive_time=T0, ids_at=set(sorted(group)[:230]))
+    position = Position(receive_time=T0, last_id=sorted(group)[229])
     got = walk(inbox, per_page=50, position=position)
     assert set(got) == set(inbox.docs) - set(sorted(group)[:230])
 
@@ -336,7 +345,8 @@ def test_a_short_tie_page_that_is_not_the_last_is_an_error_not_the_end() -> None
             got.append(document["id"])
     # The documents after the tie group were not reached: no cursor passed the gap.
     assert not set(later) & set(got)
-    assert position.receive_time == T0 and position.ids_at <= set(group)
+    assert position.receive_time == T0 and position.last_id in set(got)
+    assert {i for i in group if position.seen(T0, i)} == set(got) & set(group)
 
 
 def test_a_short_first_page_whose_total_says_more_is_an_error() -> None:
@@ -353,3 +363,202 @@ def test_a_short_first_page_whose_total_says_more_is_an_error() -> None:
 
     with pytest.raises(ResponseFormatError, match="its total says 30"):
         walk(inbox, per_page=100)
+
+
+# ------------------------------------------------ a huge tie group and the state (issue 14)
+
+INBOX = "a" * 24
+
+
+def test_position_is_a_keyset_cursor_on_receive_time_and_id() -> None:
+    position = Position()
+    assert not position.seen(T0, "0" * 24)
+    position.advance(T0, "5" * 24)
+    assert position.seen(T0 - ONE_MICROSECOND, "f" * 24)
+    assert position.seen(T0, "4" * 24) and position.seen(T0, "5" * 24)
+    assert not position.seen(T0, "6" * 24) and not position.seen(T0 + ONE_MICROSECOND, "0")
+    position.advance(T0, "3" * 24)  # never backwards
+    assert position.last_id == "5" * 24
+    position.advance(T0 + ONE_MICROSECOND, "1" * 24)
+    assert (position.receive_time, position.last_id) == (T0 + ONE_MICROSECOND, "1" * 24)
+    # Nothing read at the cursor instant yet: only what came before is covered.
+    at_start = Position(T0, None)
+    assert at_start.seen(T0 - ONE_MICROSECOND, "f" * 24) and not at_start.seen(T0, "0" * 24)
+
+
+def _family_context(inbox: FakeInbox, **settings: int) -> ReadContext:
+    """A ReadContext over one inbox served by `inbox` (MockTransport, no late reviews)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/")
+        if path == "inboxes":
+            body: object = [{"id": INBOX, "name": "Invoices", "project": "p" * 24}]
+        elif path.endswith("/paginated"):
+            response = inbox.handle(request)
+            page = orjson.loads(response.content)
+            for document in page["results"]:
+                stamp = format_datetime(parse_datetime(document["timings"]["receive_time"]))
+                document["versions"] = [{"name": "predicted", "timestamp": stamp}]
+            body = page
+        elif path.endswith("/evaluated_versions"):
+            body = {"documents": []}
+        else:
+            return httpx.Response(404, content=b'{"message": "Not Found"}')
+        return httpx.Response(200, content=orjson.dumps(body))
+
+    cfg = ConnectorConfig.from_mapping(
+        {
+            "base_url": "https://x.test/api",
+            "credentials": {"auth_type": "api_key", "api_key": "k-123456"},
+            "lookback_days": 0,
+            "max_concurrency": 1,
+            **settings,
+        }
+    )
+    return ReadContext(cfg, ContractfitClient(cfg, transport=httpx.MockTransport(handle)))
+
+
+def _family_read(
+    inbox: FakeInbox,
+    blobs: dict[str, object] | None = None,
+    streams: tuple[StreamDef, ...] = (DOCUMENTS,),
+    **settings: int,
+) -> tuple[list[Record], list[Checkpoint]]:
+    ctx = _family_context(inbox, **settings)
+    try:
+        items = list(read_document_family(streams, ctx, blobs or {}))
+    finally:
+        ctx.close()
+    records = [i for i in items if isinstance(i, Record)]
+    return records, [i for i in items if isinstance(i, Checkpoint)]
+
+
+def _record_ids(records: list[Record], stream: str = "documents") -> list[str]:
+    key = "id" if stream == "documents" else "document_id"
+    return [r.data[key] for r in records if r.stream == stream]
+
+
+def _assert_small_cursor_state(blob: dict) -> dict:
+    """One inbox's partition: a cursor and one id, no list of ids, under 2 KB in all."""
+    size = len(orjson.dumps(blob))
+    assert size < 2048, f"the state is {size} bytes"
+    (partition,) = blob["partitions"].values()
+    assert "ids_at_cursor" not in partition
+    assert isinstance(partition["last_id_at_cursor"], (str, type(None)))
+    assert not any(isinstance(v, list) for v in partition.values())
+    return dict(partition)
+
+
+def test_a_burst_of_5000_at_one_instant_keeps_every_checkpoint_small() -> None:
+    inbox = FakeInbox()
+    before = inbox.add(T0 - timedelta(seconds=1), 3)
+    group = inbox.add(T0, 5000)
+    after = inbox.add(T0 + timedelta(seconds=1), 2)
+    records, checkpoints = _family_read(inbox, page_size=100, checkpoint_interval=700)
+    got = _record_ids(records)
+    assert sorted(got) == sorted(inbox.docs) and len(got) == len(set(got))
+    assert len(checkpoints) >= 5000 // 700
+    partitions = [_assert_small_cursor_state(c.state) for c in checkpoints]
+    inside = [p for p in partitions if p["cursor"] == format_datetime(T0)]
+    assert inside and all(p["last_id_at_cursor"] in set(group) for p in inside)
+    assert partitions[-1]["cursor"] == format_datetime(T0 + timedelta(seconds=1))
+    assert partitions[-1]["last_id_at_cursor"] == max(after)
+
+    # Resume from a checkpoint taken inside the tie group: the rest, each once.
+    middle = checkpoints[len(checkpoints) // 2]
+    emitted = got[: got.index(middle.state["partitions"][INBOX]["last_id_at_cursor"]) + 1]
+    assert set(before) < set(emitted) and 0 < len(set(emitted) & set(group)) < 5000
+    resumed, resumed_checkpoints = _family_read(
+        inbox, {"documents": middle.state}, page_size=100, checkpoint_interval=700
+    )
+    rest = _record_ids(resumed)
+    assert len(rest) == len(set(rest)) and not set(rest) & set(emitted)
+    assert set(emitted) | set(rest) == set(inbox.docs)
+    for checkpoint in resumed_checkpoints:
+        _assert_small_cursor_state(checkpoint.state)
+
+
+def test_an_old_blob_listing_ids_at_cursor_resumes_from_its_largest_id() -> None:
+    inbox = FakeInbox()
+    group = inbox.add(T0, 300)
+    inbox.add(T0 + timedelta(seconds=1), 4)
+    read_before = sorted(group)[:123]
+    shuffled = read_before[::-1]  # an earlier version wrote them sorted; order is no matter
+    old = {
+        "state_version": 1,
+        "partitions": {
+            INBOX: {
+                "cursor": format_datetime(T0),
+                "ids_at_cursor": shuffled,
+                "reviews_checked_until": format_datetime(T0 + timedelta(days=1)),
+            }
+        },
+    }
+    state = DocumentsState.from_blob("documents", old)
+    assert state.inbox(INBOX).position == Position(T0, max(read_before))
+    records, checkpoints = _family_read(inbox, {"documents": old}, page_size=50)
+    got = _record_ids(records)
+    assert sorted(got) == sorted(set(inbox.docs) - set(read_before))
+    assert len(got) == len(set(got))
+    final = _assert_small_cursor_state(checkpoints[-1].state)
+    assert final["cursor"] == format_datetime(T0 + timedelta(seconds=1))
+
+
+def test_streams_at_one_instant_resume_from_the_smallest_last_id() -> None:
+    inbox = FakeInbox()
+    group = sorted(inbox.add(T0, 250))
+    inbox.add(T0 + timedelta(seconds=1), 3)
+
+    def blob(last_id: str | None) -> dict:
+        partition = {"cursor": format_datetime(T0), "last_id_at_cursor": last_id}
+        return {"state_version": 1, "partitions": {INBOX: partition}}
+
+    blobs: dict[str, object] = {"documents": blob(group[199]), "document_versions": blob(group[9])}
+    records, _ = _family_read(inbox, blobs, (DOCUMENTS, DOCUMENT_VERSIONS), page_size=20)
+    later = set(inbox.docs) - set(group)
+    assert sorted(_record_ids(records)) == sorted(set(group[200:]) | later)
+    versions = _record_ids(records, "document_versions")
+    assert sorted(versions) == sorted(set(group[10:]) | later)
+    # A stream with nothing read at the instant (null) sends the walk to its start.
+    blobs["document_versions"] = blob(None)
+    records, _ = _family_read(inbox, blobs, (DOCUMENTS, DOCUMENT_VERSIONS), page_size=20)
+    assert sorted(_record_ids(records, "document_versions")) == sorted(set(group) | later)
+    assert sorted(_record_ids(records)) == sorted(set(group[200:]) | later)
+
+
+def test_the_state_blob_round_trips_cursor_and_last_id() -> None:
+    state = DocumentsState()
+    state.inbox(INBOX).position = Position(T0, "0" * 23 + "7")
+    state.inbox("b" * 24).position = Position(T0, None)
+    blob = orjson.loads(orjson.dumps(state.to_blob()))
+    assert blob["partitions"][INBOX]["last_id_at_cursor"] == "0" * 23 + "7"
+    assert blob["partitions"]["b" * 24]["last_id_at_cursor"] is None
+    again = DocumentsState.from_blob("documents", blob)
+    assert again.inbox(INBOX).position == Position(T0, "0" * 23 + "7")
+    assert again.inbox("b" * 24).position == Position(T0, None)
+    old_empty = {"state_version": 1, "partitions": {INBOX: {"cursor": None, "ids_at_cursor": []}}}
+    assert DocumentsState.from_blob("documents", old_empty).inbox(INBOX).position == Position()
+
+
+@pytest.mark.parametrize(
+    ("partition", "fragment"),
+    [
+        ({"cursor": format_datetime(T0), "last_id_at_cursor": 7}, "must be a document id"),
+        ({"cursor": format_datetime(T0), "last_id_at_cursor": ["a"]}, "must be a document id"),
+        ({"cursor": None, "last_id_at_cursor": "a" * 24}, "'last_id_at_cursor' is set but"),
+        ({"cursor": None, "ids_at_cursor": ["a" * 24]}, "'ids_at_cursor' is set but"),
+        ({"cursor": format_datetime(T0), "ids_at_cursor": "a"}, "must be a list"),
+        ({"cursor": format_datetime(T0), "ids_at_cursor": [1, 2]}, "must be a list"),
+        (
+            {"cursor": format_datetime(T0), "ids_at_cursor": [], "last_id_at_cursor": None},
+            "has both",
+        ),
+    ],
+)
+def test_a_malformed_last_id_is_a_config_error_naming_it(partition: dict, fragment: str) -> None:
+    from source_contractfit.api.errors import ConfigError
+
+    blob = {"state_version": 1, "partitions": {INBOX: partition}}
+    with pytest.raises(ConfigError, match=re.escape(fragment)) as caught:
+        DocumentsState.from_blob("documents", blob)
+    assert "stream 'documents'" in str(caught.value)

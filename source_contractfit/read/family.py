@@ -79,13 +79,21 @@ def version_stamps(document: dict[str, Any], horizon: str) -> tuple[str, ...]:
 
 
 def _earliest(states: Sequence[InboxState], start_date: datetime | None) -> Position:
-    """The position from which every stream's missing documents are reached."""
+    """The position from which every stream's missing documents are reached.
+
+    Positions are keyset cursors on (receive_time, id), so this is the smallest of them:
+    the earliest cursor and, among the streams at it, the smallest last id (None, nothing
+    read at that instant, is smallest). A stream is covered only up to its own last id;
+    the walk then hands each stream only what its own position has not covered.
+    """
     positions = [s.position for s in states]
     if any(p.receive_time is None for p in positions):
-        return Position(start_date, set())
+        return Position(start_date)
     earliest = min(p.receive_time for p in positions if p.receive_time is not None)
-    ids = set.intersection(*(p.ids_at for p in positions if p.receive_time == earliest))
-    return Position(earliest, ids)
+    at_earliest = [p.last_id for p in positions if p.receive_time == earliest]
+    last_ids = [i for i in at_earliest if i is not None]
+    last_id = min(last_ids) if len(last_ids) == len(at_earliest) else None
+    return Position(earliest, last_id)
 
 
 def read_document_family(
@@ -139,7 +147,7 @@ def read_document_family(
             in_scope = config.start_date is None or received >= config.start_date
             return in_scope and start.seen(received, doc_id)
 
-        walk_position = Position(start.receive_time, set(start.ids_at))
+        walk_position = Position(start.receive_time, start.last_id)
         try:
             for received, doc_id, document in walk_inbox_stamped(
                 ctx.client, inbox_id, walk_position, config.page_size

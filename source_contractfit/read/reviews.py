@@ -191,7 +191,7 @@ def _walk_window(
     counters: ReviewCounters,
 ) -> Iterator[dict[str, Any]]:
     found = 0
-    position = Position(step.start, set())
+    position = Position(step.start)
     for document in walk_inbox(client, inbox_id, position, per_page, end=step.end):
         if document["id"] in step.ids:
             found += 1

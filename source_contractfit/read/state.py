@@ -6,8 +6,13 @@ saying which part is wrong, never a silent full re-read or a crash.
 
 The dated (per-day stats) streams keep the last UTC day fully emitted per inbox (at the
 end of this module). The document streams record per inbox
-- `cursor` and `ids_at_cursor`: every document received before `cursor`, and those of
-  `ids_at_cursor` received at it, have been emitted (the keyset walk's `Position`);
+- `cursor` and `last_id_at_cursor`: every document received before `cursor`, and every
+  one received at it with an id up to `last_id_at_cursor` (none when null), has been
+  emitted (the keyset walk's `Position`). Two scalars, so a burst of any size at one
+  instant keeps the blob small. Blobs written by earlier versions carry instead
+  `ids_at_cursor`, the list of every id emitted at `cursor`; it is read as its largest id,
+  which is exact: the walk hands out the documents of one instant in ascending id order
+  from verified pages, so every id at `cursor` up to the largest emitted was emitted;
 - `reviews_checked_until`: late reviews (new versions of older documents) up to this
   instant have been emitted; the next sync looks again from here minus `lookback_days`;
 - `recent_versions`: for documents with a version inside that lookback horizon, the
@@ -73,7 +78,7 @@ class DocumentsState:
             position = state.position
             partitions[inbox_id] = {
                 "cursor": _fmt(position.receive_time),
-                "ids_at_cursor": sorted(position.ids_at),
+                "last_id_at_cursor": position.last_id,
                 "reviews_checked_until": _fmt(state.reviews_checked_until),
                 "recent_versions": {k: list(v) for k, v in sorted(state.recent_versions.items())},
             }
@@ -103,13 +108,12 @@ class DocumentsState:
 
 def _inbox_state(where: str, raw: Any) -> InboxState:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be an object with 'cursor' and 'ids_at_cursor'.")
+        raise ConfigError(f"{where} must be an object with 'cursor' and 'last_id_at_cursor'.")
     cursor = _parse_time(where, "cursor", raw.get("cursor"))
-    ids = raw.get("ids_at_cursor", [])
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ConfigError(f"{where}: 'ids_at_cursor' must be a list of document id strings.")
-    if ids and cursor is None:
-        raise ConfigError(f"{where}: 'ids_at_cursor' is set but 'cursor' is null.")
+    last_id = _last_id_at_cursor(where, raw)
+    if last_id is not None and cursor is None:
+        key = "last_id_at_cursor" if "last_id_at_cursor" in raw else "ids_at_cursor"
+        raise ConfigError(f"{where}: '{key}' is set but 'cursor' is null.")
     checked = _parse_time(where, "reviews_checked_until", raw.get("reviews_checked_until"))
     recent = raw.get("recent_versions", {})
     if not isinstance(recent, Mapping) or not all(
@@ -119,7 +123,30 @@ def _inbox_state(where: str, raw: Any) -> InboxState:
             f"{where}: 'recent_versions' must map document ids to lists of timestamps."
         )
     versions = {str(k): tuple(v) for k, v in recent.items()}
-    return InboxState(Position(cursor, set(ids)), checked, versions)
+    return InboxState(Position(cursor, last_id), checked, versions)
+
+
+def _last_id_at_cursor(where: str, raw: Mapping[str, Any]) -> str | None:
+    """`last_id_at_cursor`, or the largest of an earlier version's `ids_at_cursor`."""
+    if "last_id_at_cursor" in raw and "ids_at_cursor" in raw:
+        raise ConfigError(
+            f"{where} has both 'last_id_at_cursor' and the older 'ids_at_cursor'; a state "
+            "written by this connector carries one of them."
+        )
+    if "ids_at_cursor" in raw:
+        ids = raw["ids_at_cursor"]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ConfigError(
+                f"{where}: 'ids_at_cursor' (written by an earlier version) must be a list of "
+                "document id strings."
+            )
+        return max(ids) if ids else None
+    last_id = raw.get("last_id_at_cursor")
+    if last_id is not None and not isinstance(last_id, str):
+        raise ConfigError(
+            f"{where}: 'last_id_at_cursor' must be a document id string or null, got {last_id!r}."
+        )
+    return last_id
 
 
 def _parse_time(where: str, key: str, value: Any) -> datetime | None:

@@ -3,9 +3,11 @@
 Page numbers over a live list shift under inserts and deletes, so we never ask for page 2
 of a moving list. Instead we walk ascending `receive_time,id` with a keyset window: each
 request asks for page 1 from the last `receive_time` seen (inclusive), and skips the ids
-already emitted at exactly that instant. A run of documents sharing one `receive_time`
-that fills a whole page cannot be walked that way, so that instant is isolated in a
-one-microsecond window and paged in id order with overlapping, verified fetches.
+at exactly that instant up to the last one emitted there (pages are verified ascending, so
+those are exactly the ones emitted; see `Position`). A run of documents sharing one
+`receive_time` that fills a whole page cannot be walked that way, so that instant is
+isolated in a one-microsecond window and paged in id order with overlapping, verified
+fetches.
 
 The walk is exact only if the server keeps what it relies on, so every page is checked
 before any of its documents is handed out: ascending by (receive_time, id), inside the
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,27 +36,44 @@ MAX_IDLE_PAGES = 3
 
 @dataclass
 class Position:
-    """Where a walk stands: every document before `receive_time`, and `ids_at` at it, is read.
+    """Where a walk stands: every document before `receive_time` is read, and so is every
+    document received at `receive_time` whose id is at most `last_id` (none when None).
 
-    This is also exactly what the incremental state stores per inbox.
+    This is a keyset cursor on (receive_time, id), and also exactly what the incremental
+    state stores per inbox: two scalars, whatever the size of a burst sharing one instant.
+
+    Why `id <= last_id` is exact, not an approximation of "the ids emitted at the cursor":
+    the walk hands out only documents of pages verified strictly ascending by
+    (receive_time, id) (`check_page`), each page a contiguous run of the server's order
+    that starts at the window's first document or overlaps what was already covered (the
+    tie walk accepts a page only if its first id is not after the last id covered). So the
+    documents handed out at one instant form a prefix of that instant's ids, handed out in
+    ascending order: every document at `receive_time` with an id <= `last_id` that existed
+    while the walk read it was handed out. Skipping them is what skipping "the emitted
+    ones" did. The difference is only for a document that appears later at that instant
+    with a smaller id: it lies behind the cursor, like a document that appears with an
+    earlier `receive_time`, which no keyset cursor reads. (A server stamps arrivals with
+    its present, so that takes a batch sharing one instant that becomes visible piecemeal
+    with ids out of order; the former list of ids caught such a document only while the
+    cursor still stood at that instant.)
     """
 
     receive_time: datetime | None = None
-    ids_at: set[str] = field(default_factory=set)
+    last_id: str | None = None
 
     def seen(self, doc_time: datetime, doc_id: str) -> bool:
         if self.receive_time is None:
             return False
         if doc_time < self.receive_time:
             return True
-        return doc_time == self.receive_time and doc_id in self.ids_at
+        return doc_time == self.receive_time and self.last_id is not None and doc_id <= self.last_id
 
     def advance(self, doc_time: datetime, doc_id: str) -> None:
+        """Cover (doc_time, doc_id) and everything before it; never moves backwards."""
         if self.receive_time is None or doc_time > self.receive_time:
-            self.receive_time = doc_time
-            self.ids_at = {doc_id}
-        elif doc_time == self.receive_time:
-            self.ids_at.add(doc_id)
+            self.receive_time, self.last_id = doc_time, doc_id
+        elif doc_time == self.receive_time and (self.last_id is None or doc_id > self.last_id):
+            self.last_id = doc_id
 
 
 def receive_time_of(document: Any, where: str) -> datetime:
@@ -131,13 +150,13 @@ def walk_inbox_stamped(
         if len(results) >= per_page and first_time == last_time:
             yield from _walk_tie_group(client, path, first_time, position, per_page)
             # Everything at this instant is read; the next window starts just after it.
-            position.receive_time, position.ids_at = first_time + ONE_MICROSECOND, set()
+            position.receive_time, position.last_id = first_time + ONE_MICROSECOND, None
             continue
-        before = (position.receive_time, len(position.ids_at))
+        before = (position.receive_time, position.last_id)
         yield from _unseen(position, stamped)
         if len(results) < per_page:
             return
-        if (position.receive_time, len(position.ids_at)) == before:
+        if (position.receive_time, position.last_id) == before:
             raise no_progress(path, "a full page of documents the walk had already read")
 
 
@@ -267,7 +286,12 @@ def _walk_tie_group(
 
 
 def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:
-    """The documents `position` has not covered, advancing it before each is handed out."""
+    """The documents `position` has not covered, advancing it before each is handed out.
+
+    `stamped` is a verified ascending page, so what is handed out is ascending too and
+    `position` ends at the last of it. Documents of an overlapping re-fetch that are at
+    or before `position` were handed out by an earlier page (see `Position`).
+    """
     for doc_time, doc_id, document in stamped:
         if position.seen(doc_time, doc_id):
             continue
