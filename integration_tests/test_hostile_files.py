@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from contractfit_emulator import Emulator
-from source_contractfit.api.errors import ConfigError
+from source_contractfit.api.errors import ConfigError, ResponseFormatError
 from source_contractfit.export.sinks import Commit, ParquetSink
 from source_contractfit.export.sinks.parquet_files import (
     INTENT_FILE,
@@ -128,6 +128,14 @@ def test_hostile_partition_values_read_back_exactly_and_stay_inside(tmp_path: Pa
     stats = sorted((inbox, "2024-03", 1) for inbox in NASTY)
     assert duck_rows(root, "stats_fields", "inbox_id, month, count") == stats
     assert arrow_rows(root, "stats_fields", ["inbox_id", "month", "count"]) == stats
+
+
+def test_a_partition_value_too_long_for_a_folder_name_is_one_clear_error(tmp_path: Path) -> None:
+    sink = open_sink(tmp_path / "out")
+    with pytest.raises(ResponseFormatError, match="cannot be a Parquet partition folder"):
+        sink.apply(documents({"d1": ("é" * 200, ["total"])}), 1)
+    sink.close()
+    assert not list((tmp_path / "out").rglob("*.parquet"))
 
 
 def test_a_partition_folder_linked_outside_is_refused(tmp_path: Path) -> None:
@@ -335,10 +343,11 @@ def test_cli_second_export_into_a_busy_folder_is_refused(tenant: Emulator, tmp_p
     """A real first export, slowed down by the emulator, holds the lock; a second one
     started meanwhile is exit 2 and touches nothing; the first ends well, no row twice."""
     root = tmp_path / "out"
-    tenant.control.faults(1.0, kinds=["slow"], slow_seconds=0.5)
+    tenant.control.faults(1.0, kinds=["slow"], slow_seconds=0.8)
     try:
-        config = tmp_path / "config.json"
-        config.write_text(json.dumps(api_key_config(tenant.base_url)))
+        # Pages of 5: the first export makes 8 slowed requests after it took the lock.
+        config = tmp_path / "slow-config.json"
+        config.write_text(json.dumps(api_key_config(tenant.base_url, page_size=5)))
         first = subprocess.Popen(
             cli("export", "--config", str(config), "--parquet", str(root), "--quiet",
                 "--streams", "documents"),

@@ -19,12 +19,13 @@ from urllib.parse import quote
 
 import orjson
 
-from source_contractfit.api.errors import ConfigError
+from source_contractfit.api.errors import ConfigError, ResponseFormatError
 from source_contractfit.export.sinks.base import StoredState
 
 STATE_FILE = "_contractfit_state.json"
 INTENT_FILE = "_contractfit_intent.json"
 LOCK_FILE = "_contractfit.lock"
+MAX_NAME_BYTES = 255  # a folder name, on every common file system
 
 
 def hive_segment(column: str, value: str) -> str:
@@ -35,7 +36,16 @@ def hive_segment(column: str, value: str) -> str:
     encoded = quote(value, safe="")
     if encoded in (".", ".."):
         encoded = encoded.replace(".", "%2E")
-    return f"{column}={encoded}"
+    segment = f"{column}={encoded}"
+    if len(segment.encode()) > MAX_NAME_BYTES:
+        # API.md's ids are 24 hex characters; only a server breaking that sends such a
+        # value, and no file system could name its folder: one clear line, not OSError.
+        raise ResponseFormatError(
+            f"A {column} of {len(value)} characters ({value[:40]!r}…) cannot be a Parquet "
+            f"partition folder: encoded, its name exceeds {MAX_NAME_BYTES} bytes (API.md's "
+            "ids are 24 hex characters). Export this data to DuckDB instead."
+        )
+    return segment
 
 
 def inside(root: Path, path: Path) -> Path:
