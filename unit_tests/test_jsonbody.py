@@ -34,3 +34,14 @@ def test_the_protocol_writer_writes_a_huge_integer_digit_for_digit() -> None:
         out.getvalue()
         == b'{"type":"RECORD","record":{"data":{"v":1' + b"0" * 30 + b',"s":"\\ud800"}}}\n'
     )
+
+
+def test_only_a_long_number_takes_the_slow_path() -> None:
+    assert jsonbody.needs_exact(b'{"v":123456789012345678901}')
+    assert jsonbody.needs_exact(b"[1, -1234567890123456789012]")
+    assert jsonbody.needs_exact(b'{"a": [ 12345678901234567890]}')
+    # Digit runs inside strings (IBANs, hashes) and long fractions keep orjson's speed.
+    assert not jsonbody.needs_exact(
+        b'{"iban":"CH9300762011623852957","x":"1234567890123456789012"}'
+    )
+    assert not jsonbody.needs_exact(b'{"p": 0.30000000000000004, "q": 1.2345678901234567890123}')

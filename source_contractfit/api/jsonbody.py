@@ -1,10 +1,11 @@
 """JSON bodies decoded without losing a digit.
 
 orjson is fast but turns an integer outside the 64-bit range into a float, so a 30-digit
-number the API sends would be stored as `1e+30`. A body that holds a run of 19 digits or
-more (somewhere: in a number or in a string, we do not parse to know) is decoded by the
-standard library instead, which keeps integers of any size exactly. The scan is one C-level
-regex search; bodies without such a run, nearly all of them, keep orjson's speed.
+number the API sends would be stored as `1e+30`. A body where a JSON value starts with 19
+digits or more (after `:`, `,` or `[`, maybe a minus sign) is decoded by the standard
+library instead, which keeps integers of any size exactly. The scan is one C-level regex
+search; a long digit run inside a string (an IBAN: `"CH9300762011623852957"`) does not
+match, so nearly every body keeps orjson's speed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19}")
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?\d{19}")
 
 
 def _no_constant(name: str) -> Any:
@@ -23,9 +24,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def needs_exact(body: bytes | bytearray) -> bool:
+    """Whether `body` may hold an integer orjson cannot keep (64 bits or more)."""
+    return _LONG_NUMBER.search(body) is not None
+
+
 def loads(body: bytes | bytearray) -> Any:
     """The JSON value of `body`, integers exact; `orjson.JSONDecodeError` if not JSON."""
-    if not _LONG_DIGITS.search(body):
+    if not needs_exact(body):
         return orjson.loads(body)
     try:
         return json.loads(body, parse_constant=_no_constant)
