@@ -40,6 +40,8 @@ def test_only_a_long_number_takes_the_slow_path() -> None:
     assert jsonbody.needs_exact(b'{"v":123456789012345678901}')
     assert jsonbody.needs_exact(b"[1, -1234567890123456789012]")
     assert jsonbody.needs_exact(b'{"a": [ 12345678901234567890]}')
+    assert jsonbody.needs_exact(bytearray(b"[12345678901234567890]"))
+    assert jsonbody.needs_exact(b"-12345678901234567890")
     # Digit runs inside strings (IBANs, hashes) and long fractions keep orjson's speed.
     assert not jsonbody.needs_exact(
         b'{"iban":"CH9300762011623852957","x":"1234567890123456789012"}'
