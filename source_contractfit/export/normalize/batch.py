@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from source_contractfit.export.normalize import fast
+from source_contractfit.export.normalize.columns import ColumnBuffer
 from source_contractfit.export.normalize.documents import Normalized, Row, normalize_document
 from source_contractfit.export.normalize.records import normalize_record
 from source_contractfit.export.normalize.rejects import reject_row
@@ -65,7 +67,10 @@ class Normalizer:
     """
 
     def __init__(
-        self, batch_rows: int = 10_000, inbox_projects: Mapping[str, str] | None = None
+        self,
+        batch_rows: int = 10_000,
+        inbox_projects: Mapping[str, str] | None = None,
+        fast: bool = True,
     ) -> None:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
@@ -74,7 +79,9 @@ class Normalizer:
         self.drift: Counter[str] = Counter()
         self.rejected = 0
         self.rows: Counter[str] = Counter()
-        self._buffers: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self.fast = fast
+        self.fallbacks = 0  # documents the fast path could not take and the spec did
+        self._buffers: dict[str, ColumnBuffer] = {name: ColumnBuffer(name) for name in TABLES}
         self._documents: set[str] = set()  # ids whose rows may still be buffered
         # Stream tables: primary key -> position counted from the first row ever buffered.
         self._positions: dict[str, dict[tuple[Any, ...], int]] = {
@@ -84,13 +91,37 @@ class Normalizer:
 
     def add_document(self, document: Any) -> bool:
         """A Document -> documents, document_versions, fields, line_items, sections rows."""
+        if self.fast and self._add_fast(document):
+            return True
         try:
             result = normalize_document(document, self.inbox_projects)
         except NormalizationError as error:
             return self._reject(DOCUMENTS_STREAM, document, error.message)
         except Exception as error:  # a bug must cost one record, not the run
             return self._reject(DOCUMENTS_STREAM, document, _internal(error))
+        if self.fast:
+            self.fallbacks += 1
         self._commit(result)
+        return True
+
+    def _add_fast(self, document: Any) -> bool:
+        """The fast path (fast.py); False, with the buffers as they were, when the
+        document must go through the specification instead (a reject, or an odd shape)."""
+        marks = {table: self._buffers[table].mark() for table in DOCUMENT_KEYS}
+        drift: Counter[str] = Counter()
+        try:
+            doc_id = fast.add_document(document, self.inbox_projects, self._buffers, drift)
+        except Exception:  # noqa: BLE001 - the specification decides, and says why
+            for table, mark in marks.items():
+                self._buffers[table].rollback(mark)
+            return False
+        for table, mark in marks.items():
+            if len(self._buffers[table]) > mark:
+                self.rows[table] += len(self._buffers[table]) - mark
+        if doc_id in self._documents:
+            self._forget(doc_id, marks)
+        self._documents.add(doc_id)
+        self.drift.update(drift)
         return True
 
     def add_record(self, stream: str, record: Any) -> bool:
@@ -108,11 +139,11 @@ class Normalizer:
 
     def buffered_rows(self) -> int:
         """Rows waiting in all buffers: lets the caller bound memory between commits."""
-        return sum(len(rows) for rows in self._buffers.values())
+        return sum(len(buffer) for buffer in self._buffers.values())
 
     def pending(self) -> dict[str, int]:
         """Buffered rows per table (tables with none left out)."""
-        return {name: len(rows) for name, rows in self._buffers.items() if rows}
+        return {name: len(buffer) for name, buffer in self._buffers.items() if len(buffer)}
 
     def ready(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Full batches (exactly batch_rows rows) to hand to the sinks now."""
@@ -128,15 +159,14 @@ class Normalizer:
 
     def _take(self, table: str, count: int) -> pa.RecordBatch:
         buffer = self._buffers[table]
-        chunk = buffer[:count]
-        del buffer[:count]
+        batch = buffer.take(count)
         self._taken[table] += count
-        if not buffer and table in self._positions:
+        if not len(buffer) and table in self._positions:
             self._positions[table].clear()
             self._taken[table] = 0
-        if table in DOCUMENT_KEYS and not any(self._buffers[t] for t in DOCUMENT_KEYS):
+        if table in DOCUMENT_KEYS and not any(len(self._buffers[t]) for t in DOCUMENT_KEYS):
             self._documents.clear()
-        return to_batch(table, chunk)
+        return batch
 
     def _commit(self, result: Normalized) -> None:
         documents = result.rows.get("documents")
@@ -150,24 +180,26 @@ class Normalizer:
                 for row in rows:
                     self._put_keyed(table, row)
             elif rows:
-                self._buffers[table] += rows
+                self._buffers[table].extend(rows)
                 self.rows[table] += len(rows)
         self.drift.update(result.drift)
 
-    def _forget(self, doc_id: str) -> None:
-        """Drop the still-buffered rows of a document that is being added again."""
+    def _forget(self, doc_id: str, before: Mapping[str, int] | None = None) -> None:
+        """Drop the still-buffered rows of a document that is being added again (those
+        before `before[table]` only, when its new rows are already appended)."""
         for table, key in DOCUMENT_KEYS.items():
             buffer = self._buffers[table]
-            kept = [row for row in buffer if row[key] != doc_id]
-            self.rows[table] -= len(buffer) - len(kept)
-            buffer[:] = kept
+            end = before[table] if before is not None else len(buffer)
+            column = buffer.columns[key]
+            keep = [index >= end or value != doc_id for index, value in enumerate(column)]
+            self.rows[table] -= buffer.keep(keep)
 
     def _put_keyed(self, table: str, row: Row) -> None:
         buffer, positions = self._buffers[table], self._positions[table]
         key = tuple(row[k] for k in PRIMARY_KEYS[table])
         position = positions.get(key)
         if position is not None and position >= self._taken[table]:
-            buffer[position - self._taken[table]] = row
+            buffer.replace(position - self._taken[table], row)
             return
         positions[key] = self._taken[table] + len(buffer)
         buffer.append(row)

@@ -86,19 +86,38 @@ def normalize_document(
     document: Any, inbox_projects: Mapping[str, str] | None = None
 ) -> Normalized:
     """Every row of one Document plus its drift; raises NormalizationError."""
-    doc_id, inbox = _identity(document)
+    doc_id, inbox = identity(document)
     out = Normalized({name: [] for name in DOCUMENT_TABLE_COLUMNS})
     versions = _versions(doc_id, inbox, document, out.rows, out.drift)
+    prediction, predicted = prediction_sections(doc_id, inbox, document, out.drift)
+    out.rows["sections"] += predicted
+    row = document_row(doc_id, inbox, document, prediction, predicted, versions, out.drift,
+                       inbox_projects)  # fmt: skip
+    out.rows["documents"].append(row)
+    return out
+
+
+def prediction_sections(
+    doc_id: str, inbox: str | None, document: dict[str, Any], drift: Counter[str]
+) -> tuple[dict[str, Any], list[Row]]:
+    """The document's `prediction` object and its sections rows (version_index -1)."""
     prediction = mapping(document.get("prediction"), "prediction") or {}
     try:
         sections = sequence(prediction.get("sections"), "sections")
-        predicted = _sections(doc_id, inbox, PREDICTION_VERSION, sections, out.drift)
+        return prediction, _sections(doc_id, inbox, PREDICTION_VERSION, sections, drift)
     except NormalizationError as error:
         raise error.within("prediction") from None
-    out.rows["sections"] += predicted
+
+
+def document_row(
+    doc_id: str, inbox: str | None, document: dict[str, Any], prediction: dict[str, Any],
+    predicted: list[Row], versions: list[Row], drift: Counter[str],
+    inbox_projects: Mapping[str, str] | None,
+) -> Row:  # fmt: skip
+    """The `documents` row, once the versions and the predicted sections are known."""
     project = inbox_projects.get(inbox) if inbox_projects and inbox is not None else None
     first = predicted[0] if predicted else {}
-    row = _document_row(doc_id, document, prediction, out.drift)
+    row = _document_row(doc_id, document, prediction, drift)
     row.update(
         inbox_id=inbox,
         project_id=project if isinstance(project, str) else None,
@@ -115,11 +134,10 @@ def normalize_document(
             None,
         ),
     )
-    out.rows["documents"].append(row)
-    return out
+    return row
 
 
-def _identity(document: Any) -> tuple[str, str | None]:
+def identity(document: Any) -> tuple[str, str | None]:
     if not isinstance(document, dict):
         raise NormalizationError(f"a document must be an object, got {kind(document)}")
     doc_id = document.get("id")
@@ -219,9 +237,23 @@ def _version(
     doc_id: str, inbox: str | None, index: int, version: Any, rows: dict[str, list[Row]],
     drift: Counter[str],
 ) -> Row:  # fmt: skip
+    row, base = version_row(doc_id, inbox, index, version, drift)
+    if base is None:
+        return row
+    rows["fields"] += _fields(base, version, drift)
+    rows["line_items"] += _line_items(base, version, drift)
+    rows["sections"] += version_sections(doc_id, inbox, index, version, drift)
+    return row
+
+
+def version_row(
+    doc_id: str, inbox: str | None, index: int, version: Any, drift: Counter[str]
+) -> tuple[Row, Row | None]:
+    """The `document_versions` row, and the columns its fields and line items start with
+    (None for a null version, which keeps its position and has no children)."""
     row: Row = {"document_id": doc_id, "version_index": index, "inbox_id": inbox}
     if version is None:  # keeps its position; nothing to read
-        return {**row, **dict.fromkeys(_VERSION_VALUE_COLUMNS)}
+        return {**row, **dict.fromkeys(_VERSION_VALUE_COLUMNS)}, None
     if not isinstance(version, dict):
         raise NormalizationError(f"expected an object or null, got {kind(version)}")
     evaluation = mapping(version.get("evaluation"), "evaluation") or {}
@@ -249,11 +281,7 @@ def _version(
         "version_name": name,
         "is_evaluated": is_evaluated,
     }
-    rows["fields"] += _fields(base, version, drift)
-    rows["line_items"] += _line_items(base, version, drift)
-    sections = sequence(version.get("sections"), "sections")
-    rows["sections"] += _sections(doc_id, inbox, index, sections, drift)
-    return row
+    return row, base
 
 
 _VERSION_VALUE_COLUMNS = tuple(name for name, _ in DOCUMENT_TABLE_COLUMNS["document_versions"][3:])
@@ -324,6 +352,13 @@ def _line_items(base: Row, version: dict[str, Any], drift: Counter[str]) -> list
                     }
                 )
     return out
+
+
+def version_sections(
+    doc_id: str, inbox: str | None, index: int, version: dict[str, Any], drift: Counter[str]
+) -> list[Row]:
+    """The sections rows of one (non-null) version."""
+    return _sections(doc_id, inbox, index, sequence(version.get("sections"), "sections"), drift)
 
 
 def _sections(
