@@ -17,7 +17,7 @@ rows and a reject, so odd inputs keep exactly today's all-or-nothing semantics.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from source_contractfit.export.normalize.atoms import atom_values
@@ -90,12 +90,7 @@ def _fields(buffer: ColumnBuffer, base: Row, version: dict[str, Any], drift: Cou
     values = [columns[name] for name in VALUE_NAMES]
     empty_correct = True if base["is_evaluated"] is True else None
     rows = 0
-    for field_name, atoms in annotations.items():
-        if atoms is None:
-            continue
-        if type(atoms) is not list:
-            raise NormalizationError("expected an array or null")
-        name = _key(field_name)
+    for name, atoms in _named_lists(annotations):
         if not atoms:  # `[]`: one observation, both sides empty (documents.py)
             for column in values:
                 column.append(None)
@@ -122,12 +117,7 @@ def _line_items(
     tables, row_indexes, names = columns["table_name"], columns["row_index"], columns["column_name"]
     values = [columns[name] for name in VALUE_NAMES]
     rows = 0
-    for table_name, table_rows in lines.items():
-        if table_rows is None:
-            continue
-        if type(table_rows) is not list:
-            raise NormalizationError("expected an array or null")
-        table = _key(table_name)
+    for table, table_rows in _named_lists(lines):
         for row_index, cells in enumerate(table_rows):
             if cells is None:
                 continue
@@ -140,6 +130,16 @@ def _line_items(
                 names.append(_key(column_name))
             rows += len(cells)
     _extend_base(columns, base, rows)
+
+
+def _named_lists(obj: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:
+    """(name, list) of an object of name -> array or null; a null has no rows."""
+    for key, items in obj.items():
+        if items is None:
+            continue
+        if type(items) is not list:
+            raise NormalizationError("expected an array or null")
+        yield _key(key), items
 
 
 def _extend_base(columns: dict[str, list[Any]], base: Row, rows: int) -> None:
