@@ -9,7 +9,9 @@ state that covers them, so a crash anywhere resumes exactly where the data ends.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -251,7 +253,9 @@ def run_export(
     redactor = Redactor()
     _configure_logging(redactor, quiet, verbose)
     exporter: Exporter | None = None
+    sigint = SigintSeen()
     try:
+        sigint.__enter__()
         config = load_config_file(config_path, CONFIG_FILE_MESSAGES)
         redactor.add(*config.credentials.secrets())
         selected = export_streams(streams)
@@ -267,13 +271,16 @@ def run_export(
             )
             result = exporter.run()
     except ContractfitError as error:
+        if sigint.seen:  # a library's error made of the KeyboardInterrupt
+            print(INTERRUPTED, file=sys.stderr)
+            return 130
         print(f"contractfit export: {redactor.mask(error.message)}", file=sys.stderr)
         return EXIT_CODES[error.kind]
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - one readable line, never a bare traceback
-        if interrupted(error):  # SIGINT inside a DuckDB statement: DuckDB's own exception
+        if sigint.seen or interrupted(error):  # SIGINT inside DuckDB: DuckDB's own exception
             print(INTERRUPTED, file=sys.stderr)
             return 130
         logger.debug("unexpected error", exc_info=True)
@@ -283,6 +290,7 @@ def run_export(
     finally:
         for sink in exporter.sinks if exporter is not None else []:
             sink.close()
+        sigint.__exit__()
     # Everything is committed and the sinks are closed: a closed stdout (`| head`) can only
     # cut the summary short, never change the exit code or hide the failure line below.
     if not quiet:
@@ -295,8 +303,9 @@ def run_export(
 
 def interrupted(error: BaseException) -> bool:
     """Whether `error` is SIGINT arriving inside a DuckDB statement: DuckDB turns the
-    KeyboardInterrupt into its InterruptException, or a RuntimeError "Query interrupted"
-    (DuckDB 2.0), possibly wrapped by our own errors."""
+    KeyboardInterrupt into its InterruptException, a RuntimeError "Query interrupted"
+    (DuckDB 2.0), or, inside an Arrow scan, an InvalidInputException whose text names the
+    KeyboardInterrupt; possibly wrapped by our own errors."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -305,8 +314,33 @@ def interrupted(error: BaseException) -> bool:
             return True
         if isinstance(current, RuntimeError) and str(current).startswith("Query interrupted"):
             return True
+        if isinstance(current, duckdb.Error) and "KeyboardInterrupt" in str(current):
+            return True
         current = current.__cause__ or current.__context__
     return False
+
+
+class SigintSeen:
+    """The default SIGINT behaviour (KeyboardInterrupt), remembering that it happened:
+    whatever an interrupted library makes of the KeyboardInterrupt, the run then ends
+    with the "interrupted" line and exit 130."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> SigintSeen:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def summary_lines(result: ExportResult) -> list[str]:
