@@ -372,6 +372,15 @@ def arrive_burst(emu: Emulator, inbox: str, count: int) -> tuple[str, set[str]]:
     return instant, set(ids)
 
 
+def burst_in_first_inbox(emu: Emulator) -> tuple[str, str, set[str], dict[str, Any]]:
+    """BURST documents at one instant in the first inbox, and a config whose checkpoints
+    (every 400 documents, pages of 50) fall inside the burst: (inbox, instant, ids, config)."""
+    inbox = emu.control.inbox_ids()[0]
+    instant, burst = arrive_burst(emu, inbox, BURST)
+    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    return inbox, instant, burst, config
+
+
 def sync_killed_inside(
     tmp_path: Path,
     config: dict[str, Any],
@@ -425,9 +434,7 @@ def test_a_burst_at_one_instant_is_read_once_across_an_interruption_inside_it(
     mutable_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = mutable_emulator
-    inbox = emu.control.inbox_ids()[0]
-    instant, burst = arrive_burst(emu, inbox, BURST)
-    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    inbox, instant, burst, config = burst_in_first_inbox(emu)
     emitted, state = sync_killed_inside(tmp_path, config, inbox, instant, burst)
     before = [d["id"] for d in emitted]
     partition = state["stream"]["stream_state"]["partitions"][inbox]
@@ -454,9 +461,7 @@ def test_an_old_state_listing_every_id_at_the_cursor_resumes_exactly(
     # A state written by an earlier version lists every id emitted at each cursor instant;
     # it is read as the largest of them, and rewritten in the new form.
     emu = mutable_emulator
-    inbox = emu.control.inbox_ids()[0]
-    instant, burst = arrive_burst(emu, inbox, BURST)
-    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    inbox, instant, burst, config = burst_in_first_inbox(emu)
     emitted, state = sync_killed_inside(tmp_path, config, inbox, instant, burst, BURST // 3)
     blob = state["stream"]["stream_state"]
     for inbox_id, partition in blob["partitions"].items():
