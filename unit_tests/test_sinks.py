@@ -14,6 +14,7 @@ import pytest
 
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink
+from source_contractfit.export.sinks.duckdb_sink import MEMORY_LIMIT_MB, memory_needed_mb
 from source_contractfit.export.sinks.parquet_sink import INTENT_FILE
 
 TS = pa.timestamp("us", tz="UTC")
@@ -205,3 +206,14 @@ def test_parquet_recovery_rolls_forward_and_back(tmp_path: Path) -> None:
     ParquetSink(tmp_path / "pq", SCHEMAS, KEYS, 1).close()
     assert not temp.exists() and new.exists()
     assert not (tmp_path / "pq" / INTENT_FILE).exists()
+
+
+def test_only_a_commit_holding_a_large_value_lifts_the_duckdb_memory_cap() -> None:
+    def commit_of(text: str) -> Commit:
+        commit = Commit()
+        commit.add("documents", pa.RecordBatch.from_pydict({"original_filename": [text, "a"]}))
+        return commit
+
+    assert memory_needed_mb(Commit()) == MEMORY_LIMIT_MB
+    assert memory_needed_mb(commit_of("x" * 1000)) == MEMORY_LIMIT_MB
+    assert memory_needed_mb(commit_of("x" * (50 * 1024 * 1024))) == MEMORY_LIMIT_MB + 4 * 50

@@ -31,6 +31,9 @@ MEMORY_LIMIT_MB = 64
 # A value DuckDB stores needs a few times its size in buffer memory while it is inserted.
 VALUE_MEMORY_FACTOR = 4
 MIB = 1024 * 1024
+# Values below this fit the usual cap beside everything else: no commit of ordinary
+# documents changes the cap (that would be two statements more per commit).
+LARGE_VALUE_BYTES = MIB
 
 
 def _quote(name: str) -> str:
@@ -52,7 +55,9 @@ def memory_needed_mb(commit: Commit) -> int:
                 if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
                     longest = pc.max(pc.binary_length(column)).as_py()
                     largest = max(largest, longest or 0)
-    return max(MEMORY_LIMIT_MB, MEMORY_LIMIT_MB + VALUE_MEMORY_FACTOR * -(-largest // MIB))
+    if largest < LARGE_VALUE_BYTES:
+        return MEMORY_LIMIT_MB
+    return MEMORY_LIMIT_MB + VALUE_MEMORY_FACTOR * -(-largest // MIB)
 
 
 class DuckDBSink:
