@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -34,23 +33,10 @@ DOCUMENT_KEYS = {
 
 
 def to_batch(table: str, rows: list[Row]) -> pa.RecordBatch:
-    """A record batch with exactly `TABLES[table]`, built column by column.
-
-    Rows are transposed in C (itemgetter + zip), about twice as fast as one list
-    comprehension per column; a row missing a column falls back to null for it.
-    """
-    schema = TABLES[table]
-    try:
-        transposed = zip(*map(_GETTERS[table], rows), strict=True)
-        columns: list[Any] = list(transposed) or [()] * len(schema)
-    except KeyError:
-        columns = [[row.get(name) for row in rows] for name in schema.names]
-    arrays = [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-# Every table has at least two columns, so each getter returns a tuple.
-_GETTERS = {name: itemgetter(*schema.names) for name, schema in TABLES.items()}
+    """A record batch with exactly `TABLES[table]`; a row missing a column has null there."""
+    buffer = ColumnBuffer(table)
+    buffer.extend(rows)
+    return buffer.take(len(rows))
 
 
 class Normalizer:
