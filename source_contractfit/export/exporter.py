@@ -36,6 +36,7 @@ from source_contractfit.config import (
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
 from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
+from source_contractfit.export.sinks.parquet_files import refuse_a_file
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
 from source_contractfit.read.events import Checkpoint, Record
@@ -91,8 +92,8 @@ def check_sink_paths(duckdb_path: str | None, parquet_dir: str | None) -> None:
             raise ConfigError(f"--duckdb {path} is a directory, not a DuckDB file.")
         if not path.parent.is_dir():
             raise ConfigError(f"--duckdb {path}: the folder {path.parent} does not exist.")
-    if parquet_dir and Path(parquet_dir).exists() and not Path(parquet_dir).is_dir():
-        raise ConfigError(f"--parquet {parquet_dir} is a file, not a directory; give a folder.")
+    if parquet_dir:
+        refuse_a_file(Path(parquet_dir))
 
 
 def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:

@@ -71,11 +71,17 @@ def write_atomically(root: Path, path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+def refuse_a_file(root: Path) -> None:
+    """A ConfigError when `--parquet` names an existing file: checked before the first
+    request (it creates nothing) and again when the sink opens the folder."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--parquet {root} is a file, not a directory; give a folder.")
+
+
 def check_directory(root: Path) -> None:
     """Create `root` if needed and prove it writable, or a ConfigError (exit 2) saying why:
     an existing file, a folder we may not create or write into."""
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"--parquet {root} is a file, not a directory; give a folder.")
+    refuse_a_file(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -15,6 +15,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 
+def file_order(path: Path) -> tuple[int, str]:
+    """Newest last: modification time, then name (for two files of the same instant)."""
+    return (path.stat().st_mtime_ns, path.name)
+
+
 @dataclass
 class _Partition:
     files: dict[Path, frozenset[str]] = field(default_factory=dict)
@@ -25,7 +30,7 @@ class _Partition:
     def add(self, path: Path, ids: frozenset[str]) -> None:
         self.remove(path)
         self.files[path] = ids
-        self.order[path] = (path.stat().st_mtime_ns, path.name)
+        self.order[path] = file_order(path)
         for doc_id in ids:
             self.count[doc_id] += 1
             if self.count[doc_id] == 2:

@@ -51,7 +51,7 @@ from source_contractfit.export.sinks.parquet_files import (
     read_state,
     write_atomically,
 )
-from source_contractfit.export.sinks.parquet_index import PartitionIndex
+from source_contractfit.export.sinks.parquet_index import PartitionIndex, file_order
 
 __all__ = ["INTENT_FILE", "LOCK_FILE", "STATE_FILE", "ParquetSink", "arrow_table"]
 
@@ -72,11 +72,6 @@ def _read(files: list[Path], schema: pa.Schema | None) -> pa.Table:
     if schema is not None:
         tables = [t.select(schema.names).cast(schema) for t in tables]
     return pa.concat_tables(tables) if tables else pa.Table.from_batches([], schema=schema)
-
-
-def _file_order(path: Path) -> tuple[int, str]:
-    """Newest last: modification time, then name (for two files of the same instant)."""
-    return (path.stat().st_mtime_ns, path.name)
 
 
 class ParquetSink:
@@ -325,7 +320,7 @@ class ParquetSink:
         """Stored rows whose key is not in `part`, one per key (the newest file's, should
         two files hold it), then `part`."""
         stored_keys = [k for k in keys if k in part.column_names]
-        pieces = [_read([path], part.schema) for path in sorted(files, key=_file_order)]
+        pieces = [_read([path], part.schema) for path in sorted(files, key=file_order)]
         old = pa.concat_tables(
             piece.append_column("_file_rank", pa.array([rank] * piece.num_rows, pa.int64()))
             for rank, piece in enumerate(pieces)
