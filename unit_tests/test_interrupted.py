@@ -28,10 +28,14 @@ def test_duckdb_errors_made_of_a_keyboard_interrupt_are_interruptions() -> None:
 
 def test_sigint_is_remembered_and_the_handler_restored() -> None:
     before = signal.getsignal(signal.SIGINT)
-    with SigintSeen() as sigint:
+    sigint = SigintSeen()
+    sigint.install()
+    try:
         assert not sigint.seen
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(5)  # the handler raises long before
         assert sigint.seen
+    finally:
+        sigint.restore()
     assert signal.getsignal(signal.SIGINT) is before

@@ -256,7 +256,7 @@ def run_export(
     exporter: Exporter | None = None
     sigint = SigintSeen()
     try:
-        sigint.__enter__()
+        sigint.install()
         config = load_config_file(config_path, CONFIG_FILE_MESSAGES)
         redactor.add(*config.credentials.secrets())
         selected = export_streams(streams)
@@ -291,7 +291,7 @@ def run_export(
     finally:
         for sink in exporter.sinks if exporter is not None else []:
             sink.close()
-        sigint.__exit__()
+        sigint.restore()
     # Everything is committed and the sinks are closed: a closed stdout (`| head`) can only
     # cut the summary short, never change the exit code or hide the failure line below.
     if not quiet:
@@ -330,18 +330,20 @@ class SigintSeen:
         self.seen = False
         self._previous: Any = None
 
-    def __enter__(self) -> SigintSeen:
+    def install(self) -> None:
+        """Handle SIGINT from now on (only the main thread may set a handler)."""
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.seen = True
         raise KeyboardInterrupt
 
-    def __exit__(self, *exc: object) -> None:
+    def restore(self) -> None:
+        """Put back the handler `install` replaced."""
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def summary_lines(result: ExportResult) -> list[str]:
