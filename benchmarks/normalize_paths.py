@@ -9,8 +9,10 @@ the SQL contender, their JSON text) to Arrow tables; parsing and sinks are left 
 they are the same for all. Cyclic GC is tuned as the exporter tunes it.
 
 - `spec`: `Normalizer(fast=False)`, the specification (row dicts, then batches);
-- `fast`: `Normalizer(fast=True)`, the columnar fast path, identical output (see
-  unit_tests/test_normalize_fast.py);
+- `fast`: `Normalizer(fast=True, native=False)`, the columnar fast path in Python,
+  identical output (see unit_tests/test_normalize_fast.py);
+- `native`: `Normalizer(fast=True)`, the exporter's path: fields and line_items written
+  by the C extension (`_native.c`) into Arrow buffers, identical output too;
 - `duckdb-fields`: a lower bound for normalizing in DuckDB SQL: `from_json` with a typed
   structure, then `unnest` of versions, fields and atoms into a few `fields` columns only
   (no line items, no checks, no reject or drift logic). Its output is NOT the tables; it
@@ -55,11 +57,12 @@ FROM f, LATERAL (SELECT unnest(atoms) AS atom, generate_subscripts(atoms, 1) AS 
 """
 
 
-def python_path(fast: bool) -> Callable[[list[bytes]], float]:
+def python_path(fast: bool, native: bool = False) -> Callable[[list[bytes]], float]:
     def run(raw: list[bytes]) -> float:
         documents = [orjson.loads(body) for body in raw]
         started = time.perf_counter()
-        normalizer = Normalizer(fast=fast)
+        normalizer = Normalizer(fast=fast, native=native)
+        assert normalizer.native is native
         for document in documents:
             normalizer.add_document(document)
         tables = [pa.Table.from_batches([b]) for _, b in normalizer.flush()]
@@ -101,6 +104,7 @@ def main() -> None:
     contenders: dict[str, Callable[[list[bytes]], float]] = {
         "spec": python_path(fast=False),
         "fast": python_path(fast=True),
+        "native": python_path(fast=True, native=True),
         "duckdb-fields (1 thread)": duckdb_fields(1),
         "duckdb-fields (2 threads)": duckdb_fields(2),
     }

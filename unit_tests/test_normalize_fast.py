@@ -1,9 +1,11 @@
-"""The fast path gives exactly the specification's rows: a differential test.
+"""The fast paths give exactly the specification's rows: a differential test.
 
-`Normalizer(fast=True)` (fast.py, column buffers) and `Normalizer(fast=False)` (the
-specification in documents.py, row dicts) get the same inputs; every table they flush
-must be equal row for row and in order, rejects and their reasons included (all but the
-`rejected_at` clock), and so must drift, reject and row counts. Inputs: emulator
+`Normalizer(fast=False)` (the specification in documents.py, row dicts),
+`Normalizer(fast=True, native=False)` (fast.py, Python column buffers) and
+`Normalizer(fast=True)` (fields and line_items in C, native.py, where it is built: CI
+builds it) get the same inputs; every table they flush must be equal row for row and in
+order, rejects and their reasons included (all but the `rejected_at` clock), and so must
+drift, reject and row counts. Inputs: emulator
 documents in every data variant, hypothesis-mutated documents (the mutations of
 `test_normalize_properties.py`: deletions, replacements, type swaps anywhere), arbitrary
 JSON values, and sequences that re-add a document inside one commit.
@@ -23,6 +25,11 @@ from test_normalize_properties import SETTINGS, json_values, real_document, real
 
 from contractfit_emulator import Emulator
 from source_contractfit.export.normalize import Normalizer
+from source_contractfit.export.normalize.native import AVAILABLE
+
+# The paths under test besides the specification; the native one must be built here (a
+# silently missing extension would make this file test the Python path twice).
+PATHS = {"python": {"native": False}, "native": {"native": True}}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -38,8 +45,13 @@ def variant_documents(name: str) -> tuple[dict[str, Any], ...]:
         return tuple(emu.control.documents())
 
 
-def outputs(inputs: Iterable[Any], fast: bool) -> dict[str, Any]:
-    normalizer = Normalizer(batch_rows=64, inbox_projects={"p": "q"}, fast=fast)
+def test_the_native_extension_is_built() -> None:
+    assert AVAILABLE, "source_contractfit/export/normalize/_native.c was not compiled"
+
+
+def outputs(inputs: Iterable[Any], fast: bool, native: bool = False) -> dict[str, Any]:
+    normalizer = Normalizer(batch_rows=64, inbox_projects={"p": "q"}, fast=fast, native=native)
+    assert normalizer.native is native
     accepted = [normalizer.add_document(copy.deepcopy(value)) for value in inputs]
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, batch in normalizer.flush():
@@ -57,11 +69,13 @@ def outputs(inputs: Iterable[Any], fast: bool) -> dict[str, Any]:
 
 
 def assert_same(inputs: list[Any]) -> Normalizer:
-    fast, spec = outputs(inputs, fast=True), outputs(inputs, fast=False)
-    assert fast["tables"].keys() == spec["tables"].keys()
-    for table, rows in spec["tables"].items():
-        assert fast["tables"][table] == rows, table
-    assert fast == spec
+    spec = outputs(inputs, fast=False)
+    for path, options in PATHS.items():
+        fast = outputs(inputs, fast=True, **options)
+        assert fast["tables"].keys() == spec["tables"].keys(), path
+        for table, rows in spec["tables"].items():
+            assert fast["tables"][table] == rows, (path, table)
+        assert fast == spec, path
     normalizer = Normalizer(fast=True)
     for value in inputs:
         normalizer.add_document(copy.deepcopy(value))
@@ -113,6 +127,32 @@ EDGE_ATOMS: list[Any] = [
     {"value": "x", "confidence": 2**70},
     {"value": "x", "text": 5},
     {"value": float("nan"), "gold": float("inf")},
+    # The native path's own rules: float repr, exact integers, dates, numeric strings.
+    {"value": 1e16, "gold": 1e-05, "confidence": -0.0},
+    {"value": 5e-324, "gold": 1.7976931348623157e308, "confidence": 2**63 - 1},
+    {"value": 2**53 + 1, "gold": -(2**63), "confidence": -(2**63)},
+    {"value": 2**63 - 1, "gold": 2**53},
+    {"value": 2**63, "gold": -(2**63) - 1},
+    {"value": "0000-01-01", "gold": "2023-02-29"},
+    {"value": "9999-12-31", "gold": "2024-1-01"},
+    {"value": "1970-01-01", "gold": "1969-12-31", "text": "1969-12-31"},
+    {"value": "2024-02-29 ", "gold": "２０２４-02-29"},
+    {"value": ".5", "gold": "+1"},
+    {"value": "1e5", "gold": "-1.", "text": ""},
+    {"value": "1_000", "gold": " 1", "confidence": 1.5},
+    {"value": "9007199254740993", "gold": "1" * 400},
+    {"value": "", "gold": "-", "text": "Köln → Gent"},
+    {"value": {"a": 1}, "gold": [], "flagged": None, "correct": None},
+    {"value": "x", "textual_coord": [1, 2, 3, 4, 5]},
+    {"value": "x", "textual_coord": [1, 2, 3, 4, 5, 2**63]},
+    {"value": "x", "lower_right": [1, 2, 3], "textual_coord": "p1"},
+    {"value": "x", "lower_right": [7, 8, 9]},
+    {"value": "x", "flagged": 1},
+    {"value": "x", "correct": "true"},
+    {"value": "x", "upper_left": (1, 2, 3)},
+    {"value": "x", 5: "non-string key"},
+    {"\ud800": 1},
+    {"value": "\udcff"},
 ]
 
 
@@ -128,7 +168,9 @@ def test_edge_atoms_in_fields_and_line_items(index: int) -> None:
         doc = copy.deepcopy(base)
         version = doc["versions"][0]
         version["is_evaluated"] = evaluated
-        version["annotations"] = {"odd": [atom], "pair": [plain, atom], "none": None, "e": []}
-        version["lines"] = {"t": [{"c": atom, "d": plain}, None, {}], "u": None}
+        version["annotations"] = {
+            "odd": [atom], "pair": [plain, atom], "none": None, "e": [], "fé": [plain],
+        }  # fmt: skip
+        version["lines"] = {"t": [{"c": atom, "d": plain}, None, {}], "u": None, "é": [{"ü": atom}]}
         documents.append(doc)
     assert_same(documents)

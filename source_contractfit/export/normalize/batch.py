@@ -16,6 +16,7 @@ import pyarrow as pa
 from source_contractfit.export.normalize import fast
 from source_contractfit.export.normalize.columns import ColumnBuffer
 from source_contractfit.export.normalize.documents import Normalized, Row, normalize_document
+from source_contractfit.export.normalize.native import AVAILABLE, NATIVE_TABLES, NativeBuffer
 from source_contractfit.export.normalize.records import normalize_record
 from source_contractfit.export.normalize.rejects import reject_row
 from source_contractfit.export.normalize.schemas import PRIMARY_KEYS, STREAM_TABLE_COLUMNS, TABLES
@@ -57,6 +58,7 @@ class Normalizer:
         batch_rows: int = 10_000,
         inbox_projects: Mapping[str, str] | None = None,
         fast: bool = True,
+        native: bool | None = None,
     ) -> None:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
@@ -67,7 +69,13 @@ class Normalizer:
         self.rows: Counter[str] = Counter()
         self.fast = fast
         self.fallbacks = 0  # documents the fast path could not take and the spec did
-        self._buffers: dict[str, ColumnBuffer] = {name: ColumnBuffer(name) for name in TABLES}
+        # fields and line_items in C (native.py) when built; `native=False` forces Python.
+        self.native = fast and (AVAILABLE if native is None else native)
+        native_tables = NATIVE_TABLES if self.native else ()
+        self._buffers: dict[str, ColumnBuffer | NativeBuffer] = {
+            name: NativeBuffer(name) if name in native_tables else ColumnBuffer(name)
+            for name in TABLES
+        }
         self._documents: set[str] = set()  # ids whose rows may still be buffered
         # Stream tables: primary key -> position counted from the first row ever buffered.
         self._positions: dict[str, dict[tuple[Any, ...], int]] = {
@@ -176,12 +184,13 @@ class Normalizer:
         for table, key in DOCUMENT_KEYS.items():
             buffer = self._buffers[table]
             end = before[table] if before is not None else len(buffer)
-            column = buffer.columns[key]
+            column = buffer.values(key)
             keep = [index >= end or value != doc_id for index, value in enumerate(column)]
             self.rows[table] -= buffer.keep(keep)
 
     def _put_keyed(self, table: str, row: Row) -> None:
         buffer, positions = self._buffers[table], self._positions[table]
+        assert isinstance(buffer, ColumnBuffer)  # stream tables are never native
         key = tuple(row[k] for k in PRIMARY_KEYS[table])
         position = positions.get(key)
         if position is not None and position >= self._taken[table]:

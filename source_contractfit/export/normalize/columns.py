@@ -62,6 +62,10 @@ class ColumnBuffer:
         for column in self.columns.values():
             del column[mark:]
 
+    def values(self, name: str) -> list[Any]:
+        """Every buffered value of column `name`, in order."""
+        return self.columns[name]
+
     def keep(self, keep: list[bool]) -> int:
         """Keep the rows whose flag is true; returns how many went."""
         before = len(self)

@@ -32,6 +32,7 @@ from source_contractfit.export.normalize.documents import (
     version_sections,
 )
 from source_contractfit.export.normalize.known import ATOM_KEYS
+from source_contractfit.export.normalize.native import NativeBuffer
 from source_contractfit.export.normalize.schemas import VALUE_COLUMNS
 from source_contractfit.export.normalize.values import (
     INT64_MAX,
@@ -55,7 +56,7 @@ BASE_NAMES = ("document_id", "version_index", "inbox_id", "version_name", "is_ev
 def add_document(
     document: Any,
     inbox_projects: Mapping[str, str] | None,
-    buffers: Mapping[str, ColumnBuffer],
+    buffers: Mapping[str, ColumnBuffer | NativeBuffer],
     drift: Counter[str],
 ) -> str:
     """Append every row of `document` to `buffers`; returns its id. Raises on anything
@@ -66,8 +67,7 @@ def add_document(
     for index, version in enumerate(sequence(document.get("versions"), "versions")):
         row, base = version_row(doc_id, inbox, index, version, drift)
         if base is not None:
-            _fields(buffers["fields"], base, version, drift)
-            _line_items(buffers["line_items"], base, version, drift)
+            _children(buffers["fields"], buffers["line_items"], base, version, drift)
             sections += version_sections(doc_id, inbox, index, version, drift)
         versions.append(row)
     prediction, predicted = prediction_sections(doc_id, inbox, document, drift)
@@ -79,6 +79,26 @@ def add_document(
     buffers["sections"].extend(sections)
     buffers["documents"].append(row)
     return doc_id
+
+
+def _children(
+    fields: ColumnBuffer | NativeBuffer,
+    line_items: ColumnBuffer | NativeBuffer,
+    base: Row,
+    version: dict[str, Any],
+    drift: Counter[str],
+) -> None:
+    """The fields and line_items rows of one version: natively where the C extension is
+    built (it raises NotPlain for what it leaves to the specification), else in Python."""
+    if isinstance(fields, NativeBuffer) and isinstance(line_items, NativeBuffer):
+        key = tuple(base[name] for name in BASE_NAMES)
+        fields.add(key, version.get("annotations"))
+        line_items.add(key, version.get("lines"))
+    elif isinstance(fields, ColumnBuffer) and isinstance(line_items, ColumnBuffer):
+        _fields(fields, base, version, drift)
+        _line_items(line_items, base, version, drift)
+    else:
+        raise TypeError("fields and line_items must be buffers of one kind")
 
 
 def _fields(buffer: ColumnBuffer, base: Row, version: dict[str, Any], drift: Counter[str]) -> None:

@@ -1,0 +1,135 @@
+"""The native buffers of `fields` and `line_items`: rows written by C into Arrow buffers.
+
+Those two tables hold ~95% of a document's rows. `_native.c` reads a version's
+`annotations` / `lines` and appends their rows without a Python object per value;
+`NativeBuffer` gives that C table the interface of `ColumnBuffer` (mark, rollback, keep,
+take), so the Normalizer buffers both kinds alike. A version the C code does not call
+plain (an unknown key, an odd type) raises `NotPlain`, and the document goes through the
+Python specification, whose rows `extend` appends here too.
+
+`AVAILABLE` is false where the extension was not built (no C compiler at install time);
+the Normalizer then uses the Python fast path (fast.py) for these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from source_contractfit.export.normalize.drift import extra_json
+from source_contractfit.export.normalize.known import ATOM_KEYS
+from source_contractfit.export.normalize.schemas import TABLES
+from source_contractfit.export.normalize.values import value_number, value_text
+
+try:
+    import source_contractfit.export.normalize._native as _native
+except ImportError:  # built without a C compiler: the Python fast path takes over
+    _native = None
+
+AVAILABLE = _native is not None
+NATIVE_TABLES = ("fields", "line_items")
+
+
+class NotPlain(Exception):
+    """A version the native path leaves to the specification (nothing was appended)."""
+
+
+def _textual_extra(textual: Any) -> str | None:
+    """`extra` of an atom with coordinates and a textual_coord too (atoms.atom_values)."""
+    return extra_json({"textual_coord": textual})
+
+
+if _native is not None:
+    _native.configure(value_number, value_text, _textual_extra, ATOM_KEYS)
+
+
+class NativeBuffer:
+    """The buffered rows of `fields` or `line_items`: a C table of not yet finished rows,
+    then record batches finished from it (the C table is emptied into a batch whenever a
+    batch is needed, so `take` and `keep` work on Arrow arrays)."""
+
+    def __init__(self, table: str) -> None:
+        if _native is None:
+            raise RuntimeError("the native normalizer is not built")
+        self.schema = TABLES[table]
+        self.names = self.schema.names
+        self._table = _native.AtomTable(table == "line_items")
+        self._batches: list[pa.RecordBatch] = []
+        self._finished = 0  # rows in self._batches
+
+    def __len__(self) -> int:
+        return self._finished + len(self._table)
+
+    def add(self, base: tuple[Any, ...], obj: Any) -> None:
+        """The rows of one version's `annotations` (fields) or `lines` (line_items)."""
+        if self._table.add(base, obj) < 0:
+            raise NotPlain
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """One row of the specification (a dict; a missing column is null)."""
+        get = row.get
+        self._table.append_row(tuple(get(name) for name in self.names))
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.append(row)
+
+    def mark(self) -> int:
+        return len(self)
+
+    def rollback(self, mark: int) -> None:
+        """Drop what was appended since `mark` (taken while only the C table grew)."""
+        self._table.rollback(mark - self._finished)
+
+    def values(self, name: str) -> list[Any]:
+        """Every buffered value of column `name`, in order (for the rare re-added document)."""
+        self._finish()
+        return [value for batch in self._batches for value in batch.column(name).to_pylist()]
+
+    def keep(self, keep: list[bool]) -> int:
+        """Keep the rows whose flag is true; returns how many went."""
+        self._finish()
+        before = len(self)
+        mask = pa.array(keep, pa.bool_())
+        merged = pa.Table.from_batches(self._batches, schema=self.schema).combine_chunks()
+        kept = merged.filter(mask)
+        self._batches = kept.to_batches()
+        self._finished = kept.num_rows
+        return before - len(self)
+
+    def take(self, count: int) -> pa.RecordBatch:
+        """The first `count` rows as one record batch of exactly the table's schema."""
+        self._finish()
+        taken: list[pa.RecordBatch] = []
+        need = count
+        while need:
+            batch = self._batches[0]
+            if batch.num_rows <= need:
+                taken.append(self._batches.pop(0))
+                need -= batch.num_rows
+            else:
+                taken.append(batch.slice(0, need))
+                self._batches[0] = batch.slice(need)
+                need = 0
+        self._finished -= count
+        if len(taken) == 1:
+            return taken[0]
+        return pa.Table.from_batches(taken, schema=self.schema).combine_chunks().to_batches()[0]
+
+    def _finish(self) -> None:
+        rows = len(self._table)
+        if not rows:
+            return
+        arrays = []
+        for field, (nulls, valid, values, chars) in zip(
+            self.schema, self._table.finish(), strict=True
+        ):
+            validity = None if valid is None else pa.py_buffer(valid)
+            buffers = [validity, pa.py_buffer(values)]
+            if chars is not None:
+                buffers.append(pa.py_buffer(chars))
+            arrays.append(pa.Array.from_buffers(field.type, rows, buffers, null_count=nulls))
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self._finished += rows
