@@ -193,11 +193,12 @@ static int put_value_text(Column *c, PyObject *v) {
     if (v == Py_True) return put_chars(c, "true", 4) < 0 ? -1 : 0;
     if (v == Py_False) return put_chars(c, "false", 5) < 0 ? -1 : 0;
     if (PyFloat_CheckExact(v)) {
-        PyObject *r = PyObject_Repr(v);
+        /* what float.__repr__ does (Objects/floatobject.c), without the str object */
+        char *r = PyOS_double_to_string(PyFloat_AS_DOUBLE(v), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (r == NULL) return -1;
-        int rc = put_str(c, r);
-        Py_DECREF(r);
-        return rc;
+        int rc = put_chars(c, r, (Py_ssize_t)strlen(r));
+        PyMem_Free(r);
+        return rc < 0 ? -1 : 0;
     }
     if (PyLong_CheckExact(v)) {
         int64_t x;
@@ -208,6 +209,34 @@ static int put_value_text(Column *c, PyObject *v) {
     }
     if (PyList_CheckExact(v) || PyDict_CheckExact(v)) return put_call_text(c, py_value_text, v);
     return NOT_PLAIN;
+}
+
+static inline int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* Whether s[0:n] fully matches values._NUMBER, [+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?,
+ * and (`integer`) values._INTEGER, [+-]?\d+. */
+static int numeric_text(const char *s, Py_ssize_t n, int *integer) {
+    Py_ssize_t i = 0, digits = 0;
+    *integer = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    while (i < n && is_digit(s[i])) i++, digits++;
+    if (digits && i == n) return *integer = 1;
+    if (i < n && s[i] == '.') {
+        i++;
+        Py_ssize_t fraction = 0;
+        while (i < n && is_digit(s[i])) i++, fraction++;
+        if (!digits && !fraction) return 0;
+    } else if (!digits) {
+        return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        Py_ssize_t exponent = 0;
+        while (i < n && is_digit(s[i])) i++, exponent++;
+        if (!exponent) return 0;
+    }
+    return i == n;
 }
 
 /* values.value_number */
@@ -225,13 +254,27 @@ static int put_value_number(Column *c, PyObject *v) {
         return put_null(c);
     }
     if (PyUnicode_CheckExact(v)) {
+        if (!PyUnicode_IS_ASCII(v)) return put_null(c); /* the pattern is ASCII only */
         Py_ssize_t n = PyUnicode_GET_LENGTH(v);
-        if (n == 0) return put_null(c);
-        Py_UCS4 first = PyUnicode_READ_CHAR(v, 0);
-        /* every string the number pattern takes starts like this; the rest are null */
-        if (!(first == '+' || first == '-' || first == '.' || (first >= '0' && first <= '9')))
-            return put_null(c);
-        PyObject *out = PyObject_CallOneArg(py_value_number, v);
+        const char *s = (const char *)PyUnicode_DATA(v);
+        int integer;
+        if (n >= 400 || !numeric_text(s, n, &integer)) return put_null(c);
+        if (!integer) { /* float(value): Python's own correctly rounded parse */
+            char *end;
+            double d = PyOS_string_to_double(s, &end, NULL);
+            if (d == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return NOT_PLAIN;
+            }
+            if (end != s + n) return NOT_PLAIN;
+            return isfinite(d) ? put_f64(c, d) : put_null(c);
+        }
+        if (n <= 18) { /* int(value), then the float only when it holds it exactly */
+            long long x = strtoll(s, NULL, 10);
+            double d = (double)x;
+            return (int64_t)d == x ? put_f64(c, d) : put_null(c);
+        }
+        PyObject *out = PyObject_CallOneArg(py_value_number, v); /* long digit runs */
         if (out == NULL) {
             PyErr_Clear();
             return NOT_PLAIN;
@@ -374,7 +417,20 @@ static int put_atom(Column *values, PyObject *atom) {
     CHECK(put_optional_bool(&values[V_FLAGGED], member(atom, k_flagged)));
     CHECK(put_value_text(&values[V_GOLD], member(atom, k_gold)));
     CHECK(put_optional_bool(&values[V_CORRECT], member(atom, k_correct)));
-    if (keep_textual) return put_call_text(&values[V_EXTRA], py_textual_extra, textual);
+    if (keep_textual) {
+        int64_t kept[6];
+        Py_ssize_t size = PyList_CheckExact(textual) ? PyList_GET_SIZE(textual) : -1;
+        if (size < 1 || size > 6 || !coordinate(textual, size, kept))
+            return put_call_text(&values[V_EXTRA], py_textual_extra, textual);
+        /* the compact JSON orjson writes for {"textual_coord": [integers]} */
+        char text[8 + 18 + 6 * 21];
+        int n = snprintf(text, sizeof text, "{\"textual_coord\":[");
+        for (Py_ssize_t i = 0; i < size; i++)
+            n += snprintf(text + n, sizeof text - (size_t)n, i ? ",%lld" : "%lld",
+                          (long long)kept[i]);
+        n += snprintf(text + n, sizeof text - (size_t)n, "]}");
+        return put_chars(&values[V_EXTRA], text, n) < 0 ? -1 : 0;
+    }
     return put_null(&values[V_EXTRA]);
 }
 
