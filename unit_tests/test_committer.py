@@ -1,0 +1,98 @@
+"""The background committer: order, back-pressure, failures handed over once, closing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from source_contractfit.export.committer import Committer
+
+
+class Gate:
+    """An apply function that records items and can hold one until released."""
+
+    def __init__(self, fail_on: object = None) -> None:
+        self.applied: list[object] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self.fail_on = fail_on
+
+    def __call__(self, item: object) -> None:
+        self.started.set()
+        self.release.wait(10)
+        if item == self.fail_on:
+            raise OSError(f"disk full at {item}")
+        self.applied.append(item)
+
+
+def test_items_are_applied_in_order_and_drain_waits_for_all() -> None:
+    gate = Gate()
+    committer: Committer[int] = Committer(gate)
+    for item in range(20):
+        committer.submit(item)
+    committer.drain()
+    assert gate.applied == list(range(20))
+    committer.close()
+
+
+def test_submit_blocks_while_one_item_waits_behind_the_one_being_applied() -> None:
+    gate = Gate()
+    gate.release.clear()
+    committer: Committer[int] = Committer(gate)
+    committer.submit(1)
+    assert gate.started.wait(5)
+    committer.submit(2)  # waits in the queue
+    third = threading.Thread(target=committer.submit, args=(3,))
+    third.start()
+    time.sleep(0.2)
+    assert third.is_alive(), "a third item must wait: memory is bounded"
+    gate.release.set()
+    third.join(5)
+    committer.drain()
+    assert gate.applied == [1, 2, 3]
+    committer.close()
+
+
+def test_a_failure_drops_what_was_queued_after_it_and_is_raised_once() -> None:
+    gate = Gate(fail_on=2)
+    gate.release.clear()
+    committer: Committer[int] = Committer(gate)
+    committer.submit(1)
+    assert gate.started.wait(5)
+    committer.submit(2)
+    gate.release.set()
+    with pytest.raises(OSError, match="disk full at 2"):
+        committer.drain()
+    assert gate.applied == [1]
+    # Raised once: the next stream's items are applied again.
+    committer.submit(4)
+    committer.drain()
+    assert gate.applied == [1, 4]
+    committer.close()
+
+
+def test_close_lets_the_item_being_applied_finish_and_drops_the_queued_ones() -> None:
+    gate = Gate()
+    gate.release.clear()
+    committer: Committer[int] = Committer(gate)
+    committer.submit(1)
+    assert gate.started.wait(5)
+    committer.submit(2)
+    threading.Timer(0.3, gate.release.set).start()
+    committer.close(apply_queued=False)
+    assert gate.applied == [1], "the one in flight completes; the queued one is dropped"
+
+
+def test_close_after_a_failed_stream_stores_what_is_queued() -> None:
+    gate = Gate()
+    gate.release.clear()
+    committer: Committer[int] = Committer(gate)
+    committer.submit(1)
+    assert gate.started.wait(5)
+    committer.submit(2)
+    threading.Timer(0.3, gate.release.set).start()
+    committer.close()
+    assert gate.applied == [1, 2]
