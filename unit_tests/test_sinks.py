@@ -217,3 +217,14 @@ def test_only_a_commit_holding_a_large_value_lifts_the_duckdb_memory_cap() -> No
     assert memory_needed_mb(Commit()) == MEMORY_LIMIT_MB
     assert memory_needed_mb(commit_of("x" * 1000)) == MEMORY_LIMIT_MB
     assert memory_needed_mb(commit_of("x" * (50 * 1024 * 1024))) == MEMORY_LIMIT_MB + 4 * 50
+
+
+def test_longest_value_reads_the_offsets_of_sliced_and_null_holding_columns() -> None:
+    from source_contractfit.export.sinks.duckdb_sink import longest_value
+
+    column = pa.array(["a", None, "x" * 70, "", "bcd", None], pa.string())
+    assert longest_value(column) == 70
+    assert longest_value(column.slice(3)) == 3
+    assert longest_value(column.slice(1, 1)) == 0
+    assert longest_value(column.slice(6)) == 0
+    assert longest_value(pa.array([b"\x00" * 9], pa.binary())) == 9
