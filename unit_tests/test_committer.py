@@ -38,61 +38,64 @@ def test_items_are_applied_in_order_and_drain_waits_for_all() -> None:
     committer.close()
 
 
-def test_submit_blocks_while_one_item_waits_behind_the_one_being_applied() -> None:
+def test_submit_blocks_while_an_item_is_being_applied() -> None:
     gate = Gate()
     gate.release.clear()
     committer: Committer[int] = Committer(gate)
     committer.submit(1)
     assert gate.started.wait(5)
-    committer.submit(2)  # waits in the queue
-    third = threading.Thread(target=committer.submit, args=(3,))
-    third.start()
+    second = threading.Thread(target=committer.submit, args=(2,))
+    second.start()
     time.sleep(0.2)
-    assert third.is_alive(), "a third item must wait: memory is bounded"
+    assert second.is_alive(), "a second item must wait: two commits in memory at most"
     gate.release.set()
-    third.join(5)
+    second.join(5)
     committer.drain()
-    assert gate.applied == [1, 2, 3]
+    assert gate.applied == [1, 2]
     committer.close()
 
 
-def test_a_failure_drops_what_was_queued_after_it_and_is_raised_once() -> None:
+def test_a_failure_refuses_what_comes_after_it_and_is_raised_once() -> None:
     gate = Gate(fail_on=2)
     gate.release.clear()
     committer: Committer[int] = Committer(gate)
     committer.submit(1)
     assert gate.started.wait(5)
-    committer.submit(2)
     gate.release.set()
+    committer.submit(2)
     with pytest.raises(OSError, match="disk full at 2"):
-        committer.drain()
+        committer.submit(3)  # waits for 2, which failed: 3 is not applied
+    committer.drain()  # raised once: nothing more to say
     assert gate.applied == [1]
-    # Raised once: the next stream's items are applied again.
+    # The next stream's items are applied again.
     committer.submit(4)
     committer.drain()
     assert gate.applied == [1, 4]
     committer.close()
 
 
-def test_close_lets_the_item_being_applied_finish_and_drops_the_queued_ones() -> None:
+def test_close_lets_the_item_being_applied_finish_and_refuses_more() -> None:
     gate = Gate()
     gate.release.clear()
     committer: Committer[int] = Committer(gate)
     committer.submit(1)
     assert gate.started.wait(5)
-    committer.submit(2)
     threading.Timer(0.3, gate.release.set).start()
     committer.close(apply_queued=False)
-    assert gate.applied == [1], "the one in flight completes; the queued one is dropped"
+    assert gate.applied == [1], "the one in flight completes before close returns"
+    with pytest.raises(RuntimeError, match="closed"):
+        committer.submit(2)
 
 
-def test_close_after_a_failed_stream_stores_what_is_queued() -> None:
+def test_close_after_a_failed_stream_stores_what_was_handed_over() -> None:
     gate = Gate()
     gate.release.clear()
     committer: Committer[int] = Committer(gate)
     committer.submit(1)
     assert gate.started.wait(5)
-    committer.submit(2)
+    second = threading.Thread(target=committer.submit, args=(2,))
+    second.start()
     threading.Timer(0.3, gate.release.set).start()
+    second.join(5)
     committer.close()
     assert gate.applied == [1, 2]

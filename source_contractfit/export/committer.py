@@ -3,9 +3,9 @@
 Storing a commit (DuckDB compressing and writing row groups, Parquet encoding files) runs
 in C with the GIL released, so the reader threads and the normalizer keep working while
 a commit is stored. Order and atomicity are the sinks' own: one commit at a time, in the
-order submitted, each all-or-nothing. At most one commit waits behind the one being
-stored (`submit` blocks until then), so at most three commits' rows are in memory: the
-one being stored, the one waiting, the one being built.
+order submitted, each all-or-nothing. `submit` waits until the commit being stored is
+done, so at most two commits' rows are in memory: the one being stored and the one being
+built (a queue behind it would only hold a third: building outpaces storing, or not).
 
 A failure drops the items queued after it (a later state must never be stored over
 missing data); the next `submit` or `drain` raises it in the caller's thread, once, and
@@ -42,11 +42,14 @@ class Committer(Generic[T]):
         self._thread.start()
 
     def submit(self, item: T) -> None:
-        """Queue `item`; blocks while one is already waiting. Raises an earlier failure."""
+        """Hand `item` over; blocks while another is being applied. Raises an earlier
+        failure (then `item` is not applied)."""
         with self._cond:
-            while self._todo and self.error is None:
+            while (self._todo or self._busy) and self.error is None:
                 self._cond.wait()
             self._raise()
+            if self._stopping:
+                raise RuntimeError("the committer is closed")
             self._todo.append(item)
             self._cond.notify_all()
 

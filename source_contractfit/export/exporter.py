@@ -9,7 +9,9 @@ are stored by a background thread (committer.py) while the next rows are read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from source_contractfit.analytics.views import install_in_file
 from source_contractfit.api.client import ContractfitClient
@@ -65,6 +68,8 @@ class ExportResult:
     requests: int = 0
     drift: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
+    # Documents the fast path left to the Python specification (same rows, slower).
+    fallbacks: int = 0
     # Streams that failed while the others were exported; the run then exits non-zero.
     failed: ContractfitError | None = None
 
@@ -182,6 +187,7 @@ class Exporter:
                         failures.update(dict.fromkeys((s.name for s in unit), error))
                     drift.update(normalizer.drift)
                     self.result.rejected += normalizer.rejected
+                    self.result.fallbacks += normalizer.fallbacks
             except BaseException as error:
                 if self.committer is not None:  # queued commits are stored unless interrupted
                     self.committer.close(apply_queued=not interrupted(error))
@@ -286,6 +292,18 @@ class Exporter:
         self.result.commits += 1
 
 
+def use_jemalloc() -> None:
+    """Arrow's buffers from jemalloc rather than pyarrow's default (mimalloc), unless the
+    user chose a pool (ARROW_DEFAULT_MEMORY_POOL). A 100k-document Parquet export peaked
+    at 471-484 MB with mimalloc and 421-422 MB with jemalloc, at the same speed (two runs
+    each, interleaved): mimalloc keeps more freed memory of the per-commit tables."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    # A pyarrow built without jemalloc raises NotImplementedError: it keeps its default.
+    with contextlib.suppress(NotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def run_export(
     config_path: str,
     duckdb_path: str | None,
@@ -296,6 +314,7 @@ def run_export(
     verbose: bool = False,
 ) -> int:
     tune_gc()
+    use_jemalloc()
     # The one redactor of the run: the client adds what it derives (the Basic token, JWTs),
     # and the logs, the error line and the summary are masked with it.
     redactor = Redactor()
@@ -403,6 +422,11 @@ def summary_lines(result: ExportResult) -> list[str]:
     lines += [f"  {stream:<28} {count:>9,}" for stream, count in sorted(result.records.items())]
     if result.rejected:
         lines.append(f"{result.rejected} record(s) could not be normalized: see the rejects table.")
+    if result.fallbacks:
+        lines.append(
+            f"{result.fallbacks:,} document(s) of a shape the fast path leaves to the Python "
+            "normalizer (unknown keys, unexpected types): same rows, slower."
+        )
     if result.drift:
         lines.append("Schema drift: keys the declared schemas do not know (kept in `extra`):")
         lines += [f"  {key:<40} {count:>9,}" for key, count in sorted(result.drift.items())]
