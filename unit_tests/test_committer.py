@@ -28,6 +28,16 @@ class Gate:
         self.applied.append(item)
 
 
+def holding_the_first(gate: Gate | None = None) -> tuple[Gate, Committer[int]]:
+    """A committer whose first item (1) is being applied and held there."""
+    gate = gate or Gate()
+    gate.release.clear()
+    committer: Committer[int] = Committer(gate)
+    committer.submit(1)
+    assert gate.started.wait(5)
+    return gate, committer
+
+
 def test_items_are_applied_in_order_and_drain_waits_for_all() -> None:
     gate = Gate()
     committer: Committer[int] = Committer(gate)
@@ -39,11 +49,7 @@ def test_items_are_applied_in_order_and_drain_waits_for_all() -> None:
 
 
 def test_submit_blocks_while_an_item_is_being_applied() -> None:
-    gate = Gate()
-    gate.release.clear()
-    committer: Committer[int] = Committer(gate)
-    committer.submit(1)
-    assert gate.started.wait(5)
+    gate, committer = holding_the_first()
     second = threading.Thread(target=committer.submit, args=(2,))
     second.start()
     time.sleep(0.2)
@@ -56,11 +62,7 @@ def test_submit_blocks_while_an_item_is_being_applied() -> None:
 
 
 def test_a_failure_refuses_what_comes_after_it_and_is_raised_once() -> None:
-    gate = Gate(fail_on=2)
-    gate.release.clear()
-    committer: Committer[int] = Committer(gate)
-    committer.submit(1)
-    assert gate.started.wait(5)
+    gate, committer = holding_the_first(Gate(fail_on=2))
     gate.release.set()
     committer.submit(2)
     with pytest.raises(OSError, match="disk full at 2"):
@@ -75,11 +77,7 @@ def test_a_failure_refuses_what_comes_after_it_and_is_raised_once() -> None:
 
 
 def test_close_lets_the_item_being_applied_finish_and_refuses_more() -> None:
-    gate = Gate()
-    gate.release.clear()
-    committer: Committer[int] = Committer(gate)
-    committer.submit(1)
-    assert gate.started.wait(5)
+    gate, committer = holding_the_first()
     threading.Timer(0.3, gate.release.set).start()
     committer.close(apply_queued=False)
     assert gate.applied == [1], "the one in flight completes before close returns"
@@ -88,11 +86,7 @@ def test_close_lets_the_item_being_applied_finish_and_refuses_more() -> None:
 
 
 def test_close_after_a_failed_stream_stores_what_was_handed_over() -> None:
-    gate = Gate()
-    gate.release.clear()
-    committer: Committer[int] = Committer(gate)
-    committer.submit(1)
-    assert gate.started.wait(5)
+    gate, committer = holding_the_first()
     second = threading.Thread(target=committer.submit, args=(2,))
     second.start()
     threading.Timer(0.3, gate.release.set).start()

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,8 @@ class Exporter:
                     # with it, never committed as if the stream were complete.
                     normalizer = Normalizer(inbox_projects=projects)
                     try:
-                        sequence = self._read(unit, context, normalizer, states, sequence)
+                        read = partial(self._read_unit, unit, context, normalizer, states)
+                        sequence = self._stored(unit, partial(read, sequence))
                     except ContractfitError as error:
                         if error.stops_run:
                             raise
@@ -206,20 +208,14 @@ class Exporter:
             self.result.failed = failed_streams(failures, len(self.streams))
         return self.result
 
-    def _read(
-        self,
-        unit: list[StreamDef],
-        context: ReadContext,
-        normalizer: Normalizer,
-        states: dict[str, Any],
-        sequence: int,
-    ) -> int:
-        """Read one unit and store it; returns the last commit's sequence number."""
+    def _stored(self, unit: list[StreamDef], read: Callable[[], int]) -> int:
+        """Run `read` (one unit's `_read_unit`) and wait until what it committed is
+        stored; returns the last commit's sequence number."""
         committer = self.committer
         assert committer is not None
         unit_started = time.monotonic()
         try:
-            sequence = self._read_unit(unit, context, normalizer, states, sequence)
+            sequence = read()
         except BaseException as error:
             if not interrupted(error):
                 self._settle(committer)  # commits made before the failure are stored
