@@ -27,6 +27,7 @@ from test_normalize_properties import SETTINGS, json_values, real_document, real
 
 from contractfit_emulator import Emulator
 from source_contractfit.export.normalize import Normalizer
+from source_contractfit.export.normalize.known import ATOM_KEYS
 from source_contractfit.export.normalize.native import AVAILABLE
 
 # The paths under test besides the specification: the native one wherever it is built,
@@ -251,3 +252,49 @@ def test_the_export_summary_counts_those_documents() -> None:
         "keys, unexpected types): same rows, slower."
     )
     assert not any("fast path" in line for line in summary_lines(ExportResult(documents=5)))
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="exercises the C table itself")
+def test_the_c_table_refuses_misuse_instead_of_crashing() -> None:
+    from source_contractfit.export.normalize import native
+
+    table = native._native.AtomTable.__new__(native._native.AtomTable)
+    with pytest.raises(RuntimeError, match="__init__"):
+        table.add(("d", 0, None, None, None), {"f": [None]})
+    with pytest.raises(RuntimeError, match="__init__"):
+        table.append_row(())
+    fresh = native._native.AtomTable(False)
+    assert fresh.add(("d", 0, None, None, None), {"f": [{"value": ""}]}) == 1
+    (nulls, valid, values, chars), *_ = fresh.finish()
+    assert (nulls, valid, chars) == (0, None, b"d")
+
+
+def test_a_long_buffer_is_finished_into_batches_at_document_starts() -> None:
+    from source_contractfit.export.normalize import native
+
+    documents = [copy.deepcopy(d) for d in real_documents()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "FINISH_ROWS", 50)
+        assert_same(documents)
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="exercises the C table itself")
+def test_a_ctrl_c_inside_a_python_rule_is_raised_not_swallowed() -> None:
+    from source_contractfit.export.normalize import native, values
+
+    def interrupted(value: Any) -> Any:
+        raise KeyboardInterrupt
+
+    table = native._native.AtomTable(False)
+    base = ("d", 0, None, None, None)
+    long_digits = {"f": [{"value": "1" * 30}]}  # value_number: the Python rule
+    native._native.configure(interrupted, values.value_text, native._textual_extra, ATOM_KEYS)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            table.add(base, long_digits)
+        assert len(table) == 0  # nothing half-written
+    finally:
+        native._native.configure(
+            values.value_number, values.value_text, native._textual_extra, ATOM_KEYS
+        )
+    assert table.add(base, long_digits) == 1

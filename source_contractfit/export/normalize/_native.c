@@ -41,6 +41,7 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static inline int buf_put(Buf *b, const void *src, Py_ssize_t n) {
+    if (n == 0) return 0; /* nothing to copy; b->data may still be NULL */
     if (buf_reserve(b, n) < 0) return -1;
     memcpy(b->data + b->len, src, (size_t)n);
     b->len += n;
@@ -87,6 +88,14 @@ static PyObject *k_value, *k_text, *k_confidence, *k_upper, *k_lower, *k_flagged
     *k_correct, *k_textual;
 
 #define NOT_PLAIN 1 /* returned by the atom readers: not an error, ask the specification */
+
+/* After a Python call failed: an ordinary exception is cleared and the specification
+ * decides (NOT_PLAIN); KeyboardInterrupt and SystemExit stay set and are raised (-1). */
+static int failed_call(void) {
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) return -1;
+    PyErr_Clear();
+    return NOT_PLAIN;
+}
 
 static inline int put_null(Column *c) {
     static const char zero[8] = {0};
@@ -143,32 +152,23 @@ static inline int put_bool(Column *c, int v) {
     return buf_put(&c->valid, &one, 1);
 }
 
-/* UTF-8 of a str; NULL without an exception set when it cannot be encoded (surrogates). */
-static const char *utf8_of(PyObject *s, Py_ssize_t *n) {
-    if (PyUnicode_IS_ASCII(s)) {
-        *n = PyUnicode_GET_LENGTH(s);
-        return (const char *)PyUnicode_DATA(s);
-    }
-    const char *out = PyUnicode_AsUTF8AndSize(s, n);
-    if (out == NULL) PyErr_Clear();
-    return out;
-}
-
-/* 0 written, NOT_PLAIN (a str that is not valid UTF-8), -1 error. */
+/* 0 written, NOT_PLAIN (a str that is not valid UTF-8: lone surrogates), -1 error. */
 static int put_str(Column *c, PyObject *s) {
     Py_ssize_t n;
-    const char *data = utf8_of(s, &n);
-    if (data == NULL) return NOT_PLAIN;
+    const char *data;
+    if (PyUnicode_IS_ASCII(s)) {
+        n = PyUnicode_GET_LENGTH(s);
+        data = (const char *)PyUnicode_DATA(s);
+    } else if ((data = PyUnicode_AsUTF8AndSize(s, &n)) == NULL) {
+        return failed_call();
+    }
     return put_chars(c, data, n) < 0 ? -1 : 0;
 }
 
 /* A Python call's str result written to `c`; NOT_PLAIN when the call raised. */
 static int put_call_text(Column *c, PyObject *func, PyObject *arg) {
     PyObject *out = PyObject_CallOneArg(func, arg);
-    if (out == NULL) {
-        PyErr_Clear();
-        return NOT_PLAIN;
-    }
+    if (out == NULL) return failed_call();
     int rc = out == Py_None ? put_null(c) : PyUnicode_Check(out) ? put_str(c, out) : NOT_PLAIN;
     Py_DECREF(out);
     return rc;
@@ -262,10 +262,7 @@ static int put_value_number(Column *c, PyObject *v) {
         if (!integer) { /* float(value): Python's own correctly rounded parse */
             char *end;
             double d = PyOS_string_to_double(s, &end, NULL);
-            if (d == -1.0 && PyErr_Occurred()) {
-                PyErr_Clear();
-                return NOT_PLAIN;
-            }
+            if (d == -1.0 && PyErr_Occurred()) return failed_call();
             if (end != s + n) return NOT_PLAIN;
             return isfinite(d) ? put_f64(c, d) : put_null(c);
         }
@@ -275,10 +272,7 @@ static int put_value_number(Column *c, PyObject *v) {
             return (int64_t)d == x ? put_f64(c, d) : put_null(c);
         }
         PyObject *out = PyObject_CallOneArg(py_value_number, v); /* long digit runs */
-        if (out == NULL) {
-            PyErr_Clear();
-            return NOT_PLAIN;
-        }
+        if (out == NULL) return failed_call();
         int rc = out == Py_None ? put_null(c)
                  : PyFloat_CheckExact(out) ? put_f64(c, PyFloat_AS_DOUBLE(out))
                                            : NOT_PLAIN;
@@ -530,6 +524,20 @@ static int read_base(PyObject *base, Base *out) {
     return 0;
 }
 
+/* 0, or -1 with RuntimeError for a table `__init__` never set up or a module never
+ * configured (native.py does both; this guards direct use). */
+static int ready(AtomTable *t) {
+    if (t->n_columns == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "AtomTable.__init__ was not called");
+        return -1;
+    }
+    if (plain_keys == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_native.configure() was not called");
+        return -1;
+    }
+    return 0;
+}
+
 static int put_base(AtomTable *t, const Base *b) {
     Column *c = t->columns;
     CHECK(put_str(&c[0], b->document_id));
@@ -596,6 +604,7 @@ static int add_line_items(AtomTable *t, const Base *b, PyObject *lines) {
 static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
     PyObject *base, *obj;
     Base b;
+    if (ready(self) < 0) return NULL;
     if (!PyArg_ParseTuple(args, "OO", &base, &obj) || read_base(base, &b) < 0) return NULL;
     if (obj == Py_None) return PyLong_FromLong(0);
     if (!PyDict_CheckExact(obj)) return PyLong_FromLong(-1);
@@ -611,6 +620,7 @@ static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
 
 /* append_row(values) -> None: one row of the specification, values in column order. */
 static PyObject *AtomTable_append_row(AtomTable *self, PyObject *row) {
+    if (ready(self) < 0) return NULL;
     if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != self->n_columns) {
         PyErr_Format(PyExc_TypeError, "a row is a tuple of %d values", self->n_columns);
         return NULL;
@@ -649,6 +659,7 @@ static PyObject *AtomTable_append_row(AtomTable *self, PyObject *row) {
 }
 
 static PyObject *AtomTable_rollback(AtomTable *self, PyObject *arg) {
+    if (ready(self) < 0) return NULL;
     Py_ssize_t rows = PyLong_AsSsize_t(arg);
     if (rows == -1 && PyErr_Occurred()) return NULL;
     if (rows < 0 || rows > self->rows) {
@@ -680,6 +691,7 @@ static PyObject *bytes_of(const Buf *b) { return PyBytes_FromStringAndSize(b->da
 /* finish() -> [(null_count, validity bitmap | None, values, chars | None)] per column, in
  * column order; the table is empty afterwards. Booleans come as a bitmap of values. */
 static PyObject *AtomTable_finish(AtomTable *self, PyObject *unused) {
+    if (ready(self) < 0) return NULL;
     PyObject *out = PyList_New(self->n_columns);
     if (out == NULL) return NULL;
     Py_ssize_t rows = self->rows;
@@ -699,13 +711,13 @@ static PyObject *AtomTable_finish(AtomTable *self, PyObject *unused) {
             values = bytes_of(&c->values);
         }
         chars = c->kind == K_STR ? bytes_of(&c->chars) : Py_NewRef(Py_None);
-        PyObject *item = values && chars ? Py_BuildValue("(nNNN)", rows - set, valid, values, chars)
-                                         : NULL;
-        if (item == NULL) {
-            Py_XDECREF(values);
-            Py_XDECREF(chars);
-            goto fail;
-        }
+        PyObject *item = NULL;
+        if (values != NULL && chars != NULL)
+            item = Py_BuildValue("(nOOO)", rows - set, valid, values, chars);
+        Py_DECREF(valid);
+        Py_XDECREF(values);
+        Py_XDECREF(chars);
+        if (item == NULL) goto fail;
         PyList_SET_ITEM(out, i, item);
     }
     if (reset_columns(self) < 0) goto fail;

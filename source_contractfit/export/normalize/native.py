@@ -30,6 +30,10 @@ except ImportError:  # built without a C compiler: the Python fast path takes ov
 
 AVAILABLE = _native is not None
 NATIVE_TABLES = ("fields", "line_items")
+# Rows after which the C table is finished into a batch, at the next document's start:
+# its string columns have 32-bit offsets (2 GiB of text), and one document is at most a
+# response (`max_response_mb`), so a C table never comes near that limit.
+FINISH_ROWS = 65_536
 
 
 class NotPlain(Exception):
@@ -77,6 +81,9 @@ class NativeBuffer:
             self.append(row)
 
     def mark(self) -> int:
+        """Where a document starts (the Normalizer marks before each one)."""
+        if len(self._table) >= FINISH_ROWS:
+            self._finish()
         return len(self)
 
     def rollback(self, mark: int) -> None:
