@@ -128,28 +128,20 @@ static inline int put_chars(Column *c, const char *s, Py_ssize_t n) {
     return buf_put(&c->valid, &one, 1);
 }
 
-static inline int put_i64(Column *c, int64_t v) {
+/* One fixed-width value (and its validity byte). */
+static inline int put_fixed(Column *c, const void *v, Py_ssize_t size) {
     const char one = 1;
-    if (buf_put(&c->values, &v, 8) < 0) return -1;
+    if (buf_put(&c->values, v, size) < 0) return -1;
     return buf_put(&c->valid, &one, 1);
 }
 
-static inline int put_f64(Column *c, double v) {
-    const char one = 1;
-    if (buf_put(&c->values, &v, 8) < 0) return -1;
-    return buf_put(&c->valid, &one, 1);
-}
-
-static inline int put_i32(Column *c, int32_t v) {
-    const char one = 1;
-    if (buf_put(&c->values, &v, 4) < 0) return -1;
-    return buf_put(&c->valid, &one, 1);
-}
+static inline int put_i64(Column *c, int64_t v) { return put_fixed(c, &v, 8); }
+static inline int put_f64(Column *c, double v) { return put_fixed(c, &v, 8); }
+static inline int put_i32(Column *c, int32_t v) { return put_fixed(c, &v, 4); }
 
 static inline int put_bool(Column *c, int v) {
-    const char one = 1, value = (char)(v != 0);
-    if (buf_put(&c->values, &value, 1) < 0) return -1;
-    return buf_put(&c->valid, &one, 1);
+    const char value = (char)(v != 0);
+    return put_fixed(c, &value, 1);
 }
 
 /* 0 written, NOT_PLAIN (a str that is not valid UTF-8: lone surrogates), -1 error. */
