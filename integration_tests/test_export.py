@@ -200,3 +200,41 @@ def test_export_errors_are_one_clear_line(emu: Emulator, tmp_path: Path) -> None
         "invoices",
     )
     assert unknown.returncode == 2 and "Unknown stream(s) invoices" in unknown.stderr
+
+
+def test_export_runs_with_automatic_gc_off_and_collects_every_n_documents(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Automatic collections walk every page in flight (see read/gc_tuning.py); the export
+    turns them off and runs one full collection per EXPORT_COLLECT_EVERY documents."""
+    import gc
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.export.exporter import run_export
+    from source_contractfit.read import gc_tuning
+
+    monkeypatch.setattr(gc_tuning, "EXPORT_COLLECT_EVERY", 200)
+    (tmp_path / "config.json").write_text(json.dumps(api_key_config(emu.base_url)))
+    generations: list[int] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(callback)
+    try:
+        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
+            code = run_export(
+                str(tmp_path / "config.json"), str(tmp_path / "out.duckdb"), None,
+                ["documents"], False, True,
+            )  # fmt: skip
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
+    assert code == 0, err.getvalue()
+    assert gc.isenabled()
+    # 500 documents: a full collection once 200 more are committed (commits come a page
+    # or an inbox at a time, so one or two), and no automatic one.
+    assert generations in ([2], [2, 2]), generations

@@ -46,7 +46,7 @@ from source_contractfit.export.sinks.parquet_files import refuse_a_file
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
 from source_contractfit.read.events import Checkpoint, Record
-from source_contractfit.read.gc_tuning import tune_gc
+from source_contractfit.read.gc_tuning import CollectEvery, tune_gc
 from source_contractfit.streams.base import StreamDef
 from source_contractfit.streams.catalog import select_streams
 
@@ -147,6 +147,7 @@ class Exporter:
         self.sinks: list[Sink] = []
         # Stores commits while the next ones are read; drained at the end of each unit.
         self.committer: Committer[tuple[Commit, int]] | None = None
+        self.collector = CollectEvery()  # automatic GC off while run() reads
         self.streams = streams
         self.progress = progress
         self.full_refresh = full_refresh
@@ -162,7 +163,7 @@ class Exporter:
         started = time.monotonic()
         failures: dict[str, ContractfitError] = {}
         drift: Counter[str] = Counter()
-        with ContractfitClient(self.config, redactor=self.redactor) as client:
+        with ContractfitClient(self.config, redactor=self.redactor) as client, self.collector:
             context = ReadContext(self.config, client)
             try:
                 projects = {
@@ -269,6 +270,7 @@ class Exporter:
         sequence += 1
         assert self.committer is not None
         self.committer.submit((commit, sequence))
+        self.collector.committed(len(commit.document_ids))
         return sequence
 
     @staticmethod
