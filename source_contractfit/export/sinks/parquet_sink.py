@@ -51,7 +51,7 @@ from source_contractfit.export.sinks.parquet_files import (
     read_state,
     write_atomically,
 )
-from source_contractfit.export.sinks.parquet_index import PartitionIndex, file_order
+from source_contractfit.export.sinks.parquet_index import PartitionIndex, file_order, unique_ids
 
 __all__ = ["INTENT_FILE", "LOCK_FILE", "STATE_FILE", "ParquetSink", "arrow_table"]
 
@@ -72,11 +72,6 @@ def _read(files: list[Path], schema: pa.Schema | None) -> pa.Table:
     if schema is not None:
         tables = [t.select(schema.names).cast(schema) for t in tables]
     return pa.concat_tables(tables) if tables else pa.Table.from_batches([], schema=schema)
-
-
-def _document_ids(part: pa.Table, key: str) -> frozenset[str]:
-    """The documents `part` holds rows of (deduplicated in Arrow: ~80 rows a document)."""
-    return frozenset(pc.unique(part.column(key)).to_pylist())
 
 
 class ParquetSink:
@@ -285,9 +280,8 @@ class ParquetSink:
         re-emitted (in `replaced` or in `part`) go: the incoming rows are the document now.
         Without such rows, and no document stored twice, `part` is just a new file."""
         key = DOCUMENT_TABLES[table]
-        stored = self._index.stored(directory, key)
-        incoming = _document_ids(part, key)
-        drop = {d for d in replaced | incoming if d is not None and d in stored}
+        incoming = unique_ids(part.column(key))  # deduplicated in Arrow: ~80 rows a document
+        drop = self._index.stored_among(directory, key, replaced | set(incoming.to_pylist()))
         if drop or self._index.duplicated(directory, key):
             self._rewrite_documents(table, directory, part, drop)
         elif part.num_rows:
@@ -306,11 +300,11 @@ class ParquetSink:
         its incoming rows stay.)"""
         key = DOCUMENT_TABLES[table]
         stored = self._index.stored(directory, key)
-        duplicated = {d for d in self._index.duplicated(directory, key) if d is not None}
-        owners = self._index.owners(directory, key)
+        duplicated = set(self._index.duplicated(directory, key))
+        owners = self._index.owners(directory, key, duplicated - drop)
         existing = self._index.files(directory, key)
-        kept = frozenset(d for d in stored if d not in drop)
-        kept |= _document_ids(part, key)
+        dropped = pc.is_in(stored, value_set=pa.array(sorted(drop), pa.string()))
+        kept = unique_ids(pa.chunked_array([stored.filter(pc.invert(dropped)), part.column(key)]))
         pieces = self._kept_rows(existing, key, drop, duplicated - drop, owners, part)
         final = self._replace(directory, pieces, existing)
         self._index.replaced(directory, existing)
