@@ -487,3 +487,23 @@ def test_an_old_state_listing_every_id_at_the_cursor_resumes_exactly(
     assert len(after) == len(set(after)) and not before & set(after)
     assert before | set(after) == live_ids(emu)
     assert_small_states(resumed.states())
+
+
+def test_a_server_clock_behind_ours_does_not_make_every_sync_a_full_read(
+    tmp_path: Path,
+) -> None:
+    """Our clock two hours ahead of the server's: the state must follow the server's clock.
+    It recorded reviews as checked up to our clock, past the server's present, so every
+    next sync took the state for a corrupt one and read each inbox again in full."""
+    from datetime import datetime, timezone
+
+    behind = format_datetime(datetime.now(timezone.utc) - timedelta(hours=2))
+    with Emulator(seed=7, inboxes=2, documents=200, now=behind) as emu:
+        config = api_key_config(emu.base_url)
+        first = run_source("read", tmp_path, config, DOC_STREAMS)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert len(first.ids()) == 200
+        second = run_source("read", tmp_path, config, DOC_STREAMS, state=first.final_state())
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "after the server's present" not in second.stderr
+    assert second.ids() == [] and second.ids("document_versions") == []

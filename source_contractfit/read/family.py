@@ -105,7 +105,15 @@ def read_document_family(
     counters = ReviewCounters()
     horizon = format_datetime(sync_started - timedelta(days=config.lookback_days))
     plans: dict[str, _InboxPlan] = {}
-    for inbox in ctx.inboxes():
+    inboxes = ctx.inboxes()
+    # Reviews count as checked up to our clock at the start, unless ours runs ahead of the
+    # server's by more than FUTURE_MARGIN: then up to the server's present. The next sync
+    # takes a state past the server's present plus that margin for a corrupt one and reads
+    # the inbox again from start_date, so such a clock made every sync a full read.
+    server_started = ctx.present()
+    ahead = sync_started > server_started + FUTURE_MARGIN
+    checked_until = server_started if ahead else sync_started
+    for inbox in inboxes:
         inbox_id = inbox["id"]
         inbox_states = [states[s.name].inbox(inbox_id) for s in streams]
         latest = ctx.present() + FUTURE_MARGIN
@@ -134,7 +142,7 @@ def read_document_family(
         for state in inbox_states:
             if state.position.receive_time is None and state.reviews_checked_until is None:
                 # A fresh walk reads every document with all its versions as of now.
-                state.reviews_checked_until = sync_started
+                state.reviews_checked_until = checked_until
 
     executor = ctx.executor()
 
@@ -212,7 +220,7 @@ def read_document_family(
                 states[stream.name].inbox(inbox_id).remember(event.document["id"], stamps)
                 since_checkpoint += yield from _emit(stream, event.document)
         elif isinstance(event, ReviewsChecked):
-            until = min(event.until, sync_started)
+            until = min(event.until, checked_until)
             for stream in streams:
                 state = states[stream.name].inbox(inbox_id)
                 previous = state.reviews_checked_until
