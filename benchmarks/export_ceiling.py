@@ -1,0 +1,130 @@
+"""The ceiling of the export's read path: the export with normalization taken out.
+
+Usage: python benchmarks/export_ceiling.py [--documents 10000] [--runs 3] [--inboxes 4]
+
+Issue 15 asks the exports for 0.70 of the floor (`floor.py`). This measures how close the
+export could come if normalizing and storing the document tables cost nothing, with
+today's read path (the engine's walk, its records and checkpoints, the exporter's loop,
+the start-up). Contenders, each a child process measured as `perf.py` does, in
+interleaved rounds on one prefilled emulator:
+
+- `floor`: `floor.py`;
+- `export-duckdb`, `export-parquet`: `contractfit export --streams documents --quiet`;
+- `bare-duckdb`, `bare-parquet`: the same command with `Normalizer.add_document`
+  replaced by a counter (no rows, so commits carry only the state), which prints
+  `DOCUMENTS n` at exit; n must equal the size.
+
+Prints per contender the median wall time, docs/s, the median over rounds of its ratio to
+that round's floor, and CPU seconds per 1,000 documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from perf import (  # noqa: E402 - the harness next to this file
+    CONCURRENCY,
+    FIXED_NOW,
+    PAGE_SIZE,
+    Run,
+    RunFailed,
+    child_env,
+    count_duckdb,
+    count_parquet,
+    parse_floor,
+    run_child,
+)
+
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess  # noqa: E402
+
+CONTENDERS = ("floor", "export-duckdb", "export-parquet", "bare-duckdb", "bare-parquet")
+BARE = """
+import atexit, sys
+from source_contractfit.export.normalize.batch import Normalizer
+seen = [0]
+def add_document(self, document):
+    seen[0] += 1
+    return True
+Normalizer.add_document = add_document
+Normalizer.buffered_rows = lambda self: 0
+atexit.register(lambda: print("DOCUMENTS", seen[0], flush=True))
+from source_contractfit.cli.main import main
+sys.argv = ["contractfit", *sys.argv[1:]]
+main()
+"""
+
+
+def command(contender: str, base_url: str, config: Path, folder: Path) -> list[str]:
+    py = sys.executable
+    if contender == "floor":
+        return [py, str(Path(__file__).parent / "floor.py"), base_url, "--page-size",
+                str(PAGE_SIZE), "--concurrency", str(CONCURRENCY)]  # fmt: skip
+    sink = contender.split("-")[1]
+    target = folder / ("out.duckdb" if sink == "duckdb" else "parquet")
+    export = ["export", "--config", str(config), f"--{sink}", str(target),
+              "--streams", "documents", "--quiet"]  # fmt: skip
+    if contender.startswith("bare-"):
+        return [py, "-c", BARE, *export]
+    return [py, "-m", "source_contractfit.cli.main", *export]
+
+
+def delivered(contender: str, folder: Path) -> int:
+    if contender == "floor" or contender.startswith("bare-"):
+        return parse_floor(folder / "stdout")  # both print `DOCUMENTS n`
+    if contender == "export-duckdb":
+        return count_duckdb(folder / "out.duckdb")
+    return count_parquet(folder / "parquet")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--inboxes", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    emulator = EmulatorProcess(
+        seed=args.seed, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW,
+        cache_mb=1536, prefill=True, startup_timeout=600.0,
+    )  # fmt: skip
+    runs: list[Run] = []
+    env = child_env()
+    with emulator, tempfile.TemporaryDirectory(prefix="cf-ceiling-") as work:
+        config = Path(work) / "config.json"
+        credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
+        config.write_text(json.dumps({"base_url": emulator.base_url, "credentials": credentials}))
+        for round_ in range(-1, args.runs):  # round -1 warms the emulator's cache up
+            start = max(round_, 0) % len(CONTENDERS)
+            for contender in CONTENDERS[start:] + CONTENDERS[:start]:
+                with tempfile.TemporaryDirectory(prefix=f"cf-ceiling-{contender}-") as name:
+                    folder = Path(name)
+                    cmd = command(contender, emulator.base_url, config, folder)
+                    wall, cpu, rss = run_child(cmd, folder / "stdout", folder / "stderr", env)
+                    if delivered(contender, folder) != args.documents:
+                        raise RunFailed(f"{contender}: not {args.documents} documents")
+                if round_ >= 0:
+                    runs.append(Run(contender, args.documents, round_, wall, cpu, rss))
+                    print(f"  round {round_ + 1} {contender:15} {wall:6.2f} s", file=sys.stderr)
+    floor = {r.round: r.wall for r in runs if r.contender == "floor"}
+    print(f"{args.documents:,} documents, {args.inboxes} inboxes, {args.runs} rounds\n")
+    print("| contender | wall s (median) | docs/s | × floor (per round) | CPU s / 1k docs |")
+    print("|---|---:|---:|---:|---:|")
+    for contender in CONTENDERS:
+        mine = [r for r in runs if r.contender == contender]
+        wall = statistics.median(r.wall for r in mine)
+        ratio = statistics.median(floor[r.round] / r.wall for r in mine)
+        cpu = statistics.median(r.cpu for r in mine) / args.documents * 1000
+        print(f"| {contender} | {wall:.2f} | {args.documents / wall:,.0f} | {ratio:.2f} "
+              f"| {cpu:.3f} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
