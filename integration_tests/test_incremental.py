@@ -489,21 +489,45 @@ def test_an_old_state_listing_every_id_at_the_cursor_resumes_exactly(
     assert_small_states(resumed.states())
 
 
+@pytest.mark.parametrize("behind", [timedelta(hours=2), timedelta(days=30)])
 def test_a_server_clock_behind_ours_does_not_make_every_sync_a_full_read(
-    tmp_path: Path,
+    tmp_path: Path, behind: timedelta
 ) -> None:
-    """Our clock two hours ahead of the server's: the state must follow the server's clock.
-    It recorded reviews as checked up to our clock, past the server's present, so every
-    next sync took the state for a corrupt one and read each inbox again in full."""
+    """Our clock ahead of the server's: the state must follow the server's clock. Reviews
+    recorded as checked up to our clock made the next sync take the state for a corrupt one
+    and read every inbox again in full; versions between the server's lookback horizon and
+    ours were pruned from the state and re-emitted by every sync (helper review)."""
     from datetime import datetime, timezone
 
-    behind = format_datetime(datetime.now(timezone.utc) - timedelta(hours=2))
-    with Emulator(seed=7, inboxes=2, documents=200, now=behind) as emu:
+    now = format_datetime(datetime.now(timezone.utc) - behind)
+    with Emulator(seed=7, inboxes=2, documents=400, days=20, now=now) as emu:
         config = api_key_config(emu.base_url)
         first = run_source("read", tmp_path, config, DOC_STREAMS)
         assert first.returncode == 0, first.stderr[-2000:]
-        assert len(first.ids()) == 200
+        assert len(first.ids()) == 400
+        state = first.final_state()
+        for _ in range(2):
+            again = run_source("read", tmp_path, config, DOC_STREAMS, state=state)
+            assert again.returncode == 0, again.stderr[-2000:]
+            assert again.ids() == [] and again.ids("document_versions") == []
+            state = again.final_state()
+
+
+def test_a_review_after_a_sync_is_read_when_our_clock_runs_a_little_ahead(
+    tmp_path: Path,
+) -> None:
+    """Four minutes ahead (inside FUTURE_MARGIN) and no lookback: the reviews' window must
+    start at the server's present of the last sync, not at our clock, or a review stamped
+    in between is never listed (helper review: all 4 were lost)."""
+    from datetime import datetime, timezone
+
+    now = format_datetime(datetime.now(timezone.utc) - timedelta(minutes=4))
+    with Emulator(seed=7, inboxes=2, documents=200, now=now) as emu:
+        config = api_key_config(emu.base_url, lookback_days=0)
+        first = run_source("read", tmp_path, config, DOC_STREAMS)
+        assert first.returncode == 0, first.stderr[-2000:]
+        settle()
+        reviewed = emu.control.review(count=4)
         second = run_source("read", tmp_path, config, DOC_STREAMS, state=first.final_state())
     assert second.returncode == 0, second.stderr[-2000:]
-    assert "after the server's present" not in second.stderr
-    assert second.ids() == [] and second.ids("document_versions") == []
+    assert sorted(second.ids()) == sorted(reviewed)

@@ -103,16 +103,17 @@ def read_document_family(
     sync_started = utcnow()
     states = {s.name: DocumentsState.from_blob(s.name, blobs.get(s.name)) for s in streams}
     counters = ReviewCounters()
-    horizon = format_datetime(sync_started - timedelta(days=config.lookback_days))
     plans: dict[str, _InboxPlan] = {}
     inboxes = ctx.inboxes()
-    # Reviews count as checked up to our clock at the start, unless ours runs ahead of the
-    # server's by more than FUTURE_MARGIN: then up to the server's present. The next sync
-    # takes a state past the server's present plus that margin for a corrupt one and reads
-    # the inbox again from start_date, so such a clock made every sync a full read.
-    server_started = ctx.present()
-    ahead = sync_started > server_started + FUTURE_MARGIN
-    checked_until = server_started if ahead else sync_started
+    # Reviews are stamped by the server's clock, so they count as checked up to the
+    # server's present at the start, not ours: with ours ahead, a review made after this
+    # sync's listing but stamped before our clock was never listed again, and a state past
+    # the server's present plus FUTURE_MARGIN made the next sync read the inbox again in
+    # full. Its `Date` has whole seconds, so that present lies within the second after it;
+    # with the clocks in step, ours (taken before the first request) is the earlier one.
+    checked_until = min(sync_started, ctx.present() + timedelta(seconds=1))
+    # Which versions count as recent follows the same clock as the reviews' window.
+    horizon = format_datetime(checked_until - timedelta(days=config.lookback_days))
     for inbox in inboxes:
         inbox_id = inbox["id"]
         inbox_states = [states[s.name].inbox(inbox_id) for s in streams]
