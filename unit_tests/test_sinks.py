@@ -266,3 +266,21 @@ def test_the_parquet_partition_index_keeps_ids_in_arrow_not_python_objects(
     }
     index.replaced(folder, [again])
     assert index.duplicated(folder, "document_id") == set()
+
+
+def test_the_partition_index_loads_foreign_files_with_binary_and_duplicated_keys(
+    tmp_path: Path,
+) -> None:
+    """A file left by another tool may hold a binary key, even one that is not UTF-8: it
+    matches no document id instead of failing the load; ids two files hold are found in
+    the one pass over the files on disk."""
+    from source_contractfit.export.sinks.parquet_index import PartitionIndex
+
+    folder = tmp_path / "inbox_id=i1" / "month=2026-01"
+    folder.mkdir(parents=True)
+    binary = pa.array([b"a", b"\xff", None], pa.binary())
+    pq.write_table(pa.table({"document_id": binary}), folder / "part-1.parquet")
+    pq.write_table(pa.table({"document_id": pa.array(["a", "b"])}), folder / "part-2.parquet")
+    index = PartitionIndex()
+    assert index.stored_among(folder, "document_id", {"a", "b", "c"}) == {"a", "b"}
+    assert index.duplicated(folder, "document_id") == {"a"}
