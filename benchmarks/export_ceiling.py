@@ -30,14 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf import (  # noqa: E402 - the harness next to this file
-    CONCURRENCY,
     FIXED_NOW,
-    PAGE_SIZE,
     Run,
     RunFailed,
+    Setup,
     child_env,
-    count_duckdb,
-    count_parquet,
+    command_for,
+    documents_written,
     parse_floor,
     run_child,
 )
@@ -61,26 +60,20 @@ main()
 """
 
 
-def command(contender: str, base_url: str, config: Path, folder: Path) -> list[str]:
-    py = sys.executable
-    if contender == "floor":
-        return [py, str(Path(__file__).parent / "floor.py"), base_url, "--page-size",
-                str(PAGE_SIZE), "--concurrency", str(CONCURRENCY)]  # fmt: skip
-    sink = contender.split("-")[1]
-    target = folder / ("out.duckdb" if sink == "duckdb" else "parquet")
-    export = ["export", "--config", str(config), f"--{sink}", str(target),
-              "--streams", "documents", "--quiet"]  # fmt: skip
+def command(contender: str, setup: Setup, work: Path) -> tuple[list[str], Path]:
+    """perf.py's command of `contender`; a `bare-` one is its export run through BARE."""
+    if not contender.startswith("bare-"):
+        cmd, _ = command_for(contender, setup, work)
+        return cmd, work / "stdout"
+    export, _ = command_for("export-" + contender.removeprefix("bare-"), setup, work)
+    assert export[1:3] == ["-m", "source_contractfit.cli.main"], export
+    return [export[0], "-c", BARE, *export[3:]], work / "stdout"
+
+
+def delivered(contender: str, setup: Setup, work: Path) -> int:
     if contender.startswith("bare-"):
-        return [py, "-c", BARE, *export]
-    return [py, "-m", "source_contractfit.cli.main", *export]
-
-
-def delivered(contender: str, folder: Path) -> int:
-    if contender == "floor" or contender.startswith("bare-"):
-        return parse_floor(folder / "stdout")  # both print `DOCUMENTS n`
-    if contender == "export-duckdb":
-        return count_duckdb(folder / "out.duckdb")
-    return count_parquet(folder / "parquet")
+        return parse_floor(work / "stdout")  # BARE prints `DOCUMENTS n`, as the floor does
+    return documents_written(contender, setup, work)
 
 
 def main() -> int:
@@ -100,14 +93,15 @@ def main() -> int:
         config = Path(work) / "config.json"
         credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
         config.write_text(json.dumps({"base_url": emulator.base_url, "credentials": credentials}))
+        setup = Setup(args.documents, emulator.base_url, config, Path(work) / "unused", env)
         for round_ in range(-1, args.runs):  # round -1 warms the emulator's cache up
             start = max(round_, 0) % len(CONTENDERS)
             for contender in CONTENDERS[start:] + CONTENDERS[:start]:
                 with tempfile.TemporaryDirectory(prefix=f"cf-ceiling-{contender}-") as name:
                     folder = Path(name)
-                    cmd = command(contender, emulator.base_url, config, folder)
-                    wall, cpu, rss = run_child(cmd, folder / "stdout", folder / "stderr", env)
-                    if delivered(contender, folder) != args.documents:
+                    cmd, stdout = command(contender, setup, folder)
+                    wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                    if delivered(contender, setup, folder) != args.documents:
                         raise RunFailed(f"{contender}: not {args.documents} documents")
                 if round_ >= 0:
                     runs.append(Run(contender, args.documents, round_, wall, cpu, rss))

@@ -180,8 +180,8 @@ class Exporter:
                     # with it, never committed as if the stream were complete.
                     normalizer = Normalizer(inbox_projects=projects)
                     try:
-                        read = partial(self._read_unit, unit, context, normalizer, states)
-                        sequence = self._stored(unit, partial(read, sequence))
+                        read = partial(self._read_unit, unit, context, normalizer, states, sequence)
+                        sequence = self._stored(unit, read)
                     except ContractfitError as error:
                         if error.stops_run:
                             raise

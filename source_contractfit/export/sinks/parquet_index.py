@@ -42,10 +42,11 @@ def unique_ids(column: pa.Array | pa.ChunkedArray) -> pa.Array:
         return pa.array(texts, pa.string())
 
 
-def _held(ids: pa.Array, candidates: pa.Array) -> pa.Array:
-    """The ids of one file among `candidates`; the hash table is built on the candidates,
-    the smaller side, so a probe costs a scan of the file's ids."""
-    return ids.filter(pc.is_in(ids, value_set=candidates))
+def _held(ids: pa.Array | pa.ChunkedArray, candidates: pa.Array) -> pa.Array:
+    """The ids (of a file, or of every file as chunks) among `candidates`; the hash table
+    is built on the candidates, the smaller side, so a probe costs a scan of the ids."""
+    held = ids.filter(pc.is_in(ids, value_set=candidates))
+    return held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
 
 
 @dataclass
@@ -62,9 +63,9 @@ class _Partition:
         """The candidates some file of the partition holds, once each."""
         if not self.files or not len(candidates):
             return candidates.slice(0, 0)
-        # One probe over every file's ids as chunks (no copy), the hash on the candidates.
+        # One probe over every file's ids as chunks (no copy).
         every = pa.chunked_array(list(self.files.values()), pa.string())
-        return unique_ids(every.filter(pc.is_in(every, value_set=candidates)))
+        return unique_ids(_held(every, candidates))
 
     def load(self, files: dict[Path, pa.Array]) -> None:
         """The files found on disk, indexed in one pass over their ids."""
