@@ -13,6 +13,7 @@ setup(
         Extension(
             "source_contractfit.export.normalize._native",
             sources=["source_contractfit/export/normalize/_native.c"],
+            depends=["source_contractfit/export/normalize/_tape.h"],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         )

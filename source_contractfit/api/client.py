@@ -91,6 +91,8 @@ UNREACHED_ATTEMPTS = 2
 UNREACHED_MAX_DELAY = 1.0
 _INFLATE_PIECE = 1 << 20  # inflate at most this many bytes per step
 Params = Mapping[str, str | int | bool | None]
+# A body's bytes -> its JSON value (jsonbody.loads, or an equivalent that builds less).
+Decoder = Callable[[bytes | bytearray], Any]
 
 
 @dataclass
@@ -224,12 +226,16 @@ class ContractfitClient:
         self.close()
 
     # -- public calls ----------------------------------------------------------------
-    def get_json(self, path: str, params: Params | None = None) -> Any:
+    def get_json(
+        self, path: str, params: Params | None = None, *, decode: Decoder | None = None
+    ) -> Any:
         """GET a path relative to base_url and return the decoded JSON body.
 
         A path holding an id comes from `self.path(...)` (or `api_path(...)`); any other is
-        refused by `check_path`."""
-        return self._request("GET", path, params=params, authenticated=True)
+        refused by `check_path`. `decode` replaces `jsonbody.loads` for this body; it must
+        give the same value (the exporter's `lazy.loads` leaves parts of a page unbuilt)
+        and raise `orjson.JSONDecodeError` where jsonbody would."""
+        return self._request("GET", path, params=params, authenticated=True, decode=decode)
 
     def path(self, template: str, **ids: str) -> str:
         """`api_path(template, **ids)`, warning once per id kind about an id API.md forbids
@@ -292,6 +298,7 @@ class ContractfitClient:
         params: Params | None = None,
         json: Any = None,
         authenticated: bool,
+        decode: Decoder | None = None,
     ) -> Any:
         path = path.lstrip("/")
         check_path(path)
@@ -308,7 +315,7 @@ class ContractfitClient:
                     relogged = True
                     self.auth.renew(headers)
                     continue
-                decoded = self._decode(method, path, answer)
+                decoded = self._decode(method, path, answer, decode or jsonbody.loads)
                 self._outage = False
                 return decoded
             except _Retryable as problem:
@@ -458,13 +465,13 @@ class ContractfitClient:
             "really sends that much, or lower 'page_size'."
         )
 
-    def _decode(self, method: str, path: str, answer: _Answer) -> Any:
+    def _decode(self, method: str, path: str, answer: _Answer, decode: Decoder) -> Any:
         status = answer.status_code
         where = f"{method} /{path}"
         if 200 <= status < 300:
             content_type = answer.headers.get("Content-Type", "")
             try:
-                return jsonbody.loads(answer.body)
+                return decode(answer.body)
             except orjson.JSONDecodeError:
                 if "html" in content_type:
                     raise BaseUrlError(

@@ -39,7 +39,13 @@ from source_contractfit.config import (
     load_config_file,
 )
 from source_contractfit.export.committer import Committer
-from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, Normalizer, primary_keys
+from source_contractfit.export.normalize import (
+    SCHEMA_VERSION,
+    TABLES,
+    Normalizer,
+    lazy,
+    primary_keys,
+)
 from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
 from source_contractfit.export.sinks.parquet_files import refuse_a_file
@@ -164,7 +170,7 @@ class Exporter:
         failures: dict[str, ContractfitError] = {}
         drift: Counter[str] = Counter()
         with ContractfitClient(self.config, redactor=self.redactor) as client, self.collector:
-            context = ReadContext(self.config, client)
+            context = ReadContext(self.config, client, decode_pages=lazy.decoder())
             try:
                 projects = {
                     i["id"]: str(i["project"]) for i in context.inboxes() if i.get("project")

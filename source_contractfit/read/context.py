@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from source_contractfit.api.client import ContractfitClient
+from source_contractfit.api.client import ContractfitClient, Decoder
 from source_contractfit.api.errors import (
     BaseUrlError,
     ConfigError,
@@ -41,6 +41,9 @@ class ReadContext:
 
     config: ConnectorConfig
     client: ContractfitClient
+    # How the document walk decodes its pages (None: jsonbody.loads). The exporter's
+    # `lazy.loads` leaves the annotations and lines it normalizes natively unbuilt.
+    decode_pages: Decoder | None = None
     skipped_inboxes: dict[str, str] = field(default_factory=dict)
     _inboxes: list[dict[str, Any]] | None = None
     _executor: ThreadPoolExecutor | None = None

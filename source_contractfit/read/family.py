@@ -159,7 +159,7 @@ def read_document_family(
         walk_position = Position(start.receive_time, start.last_id)
         try:
             for received, doc_id, document in walk_inbox_stamped(
-                ctx.client, inbox_id, walk_position, config.page_size
+                ctx.client, inbox_id, walk_position, config.page_size, decode=ctx.decode_pages
             ):
                 yield WalkedDocument(document, received, doc_id)
             if plan.reviews_from is not None:

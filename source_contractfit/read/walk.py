@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from source_contractfit.api.client import ContractfitClient, expect_page
+from source_contractfit.api.client import ContractfitClient, Decoder, expect_page
 from source_contractfit.api.errors import ResponseFormatError
 from source_contractfit.timeutil import ONE_MICROSECOND, format_datetime, parse_datetime
 
@@ -117,9 +117,11 @@ def walk_inbox_stamped(
     position: Position,
     per_page: int,
     end: datetime | None = None,
+    decode: Decoder | None = None,
 ) -> Iterator[Stamped]:
     """Yield (receive_time, id, document) of every document after `position`, which is
     mutated as documents are yielded: the walk has parsed both, callers need not again.
+    `decode` decodes the pages (ContractfitClient.get_json).
 
     `position` is advanced *before* each yield returns control, so a checkpoint taken by the
     consumer right after receiving a document covers that document.
@@ -136,7 +138,7 @@ def walk_inbox_stamped(
             "start_receive_date": _fmt(start),
             "end_receive_date": _fmt(end),
         }
-        body = client.get_json(path, params)
+        body = client.get_json(path, params, decode=decode)
         results = expect_page(body, path)
         if not results:
             return
@@ -148,7 +150,7 @@ def walk_inbox_stamped(
             check_short_page(path, body, 0, len(results))
         first_time, last_time = stamped[0][0], stamped[-1][0]
         if len(results) >= per_page and first_time == last_time:
-            yield from _walk_tie_group(client, path, first_time, position, per_page)
+            yield from _walk_tie_group(client, path, first_time, position, per_page, decode)
             # Everything at this instant is read; the next window starts just after it.
             position.receive_time, position.last_id = first_time + ONE_MICROSECOND, None
             continue
@@ -224,6 +226,7 @@ def _walk_tie_group(
     instant: datetime,
     position: Position,
     per_page: int,
+    decode: Decoder | None = None,
 ) -> Iterator[Stamped]:
     """Page through the documents received at exactly `instant`, in id order.
 
@@ -254,7 +257,7 @@ def _walk_tie_group(
     while True:
         start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
         page = start // size + 1
-        body = client.get_json(path, {**window, "per_page": size, "page": page})
+        body = client.get_json(path, {**window, "per_page": size, "page": page}, decode=decode)
         results = expect_page(body, path)
         stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
         check_page(path, stamped, instant, instant + ONE_MICROSECOND, "id")

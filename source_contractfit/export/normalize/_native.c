@@ -10,7 +10,10 @@
  * the table as it was, and the caller asks the Python specification instead. Where a
  * rule is Python's own (a float's `repr`, a numeric string's value, compact JSON), the
  * Python function is called, so there is one definition of every rule.
- * unit_tests/test_normalize_native.py proves the rows identical to the specification's.
+ * The same rows are read from a `Subtree` (an object left on the tape of a page parsed by
+ * `parse_page`, _tape.h, for lazy.py) by the `tape_*` readers, without the GIL; a rule
+ * that needs Python there makes them start again with it (RETRY).
+ * unit_tests/test_normalize_fast.py proves the rows identical to the specification's.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -19,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "_tape.h"
 
 typedef struct {
     char *data;
@@ -30,11 +35,9 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
     if (b->len + extra <= b->cap) return 0;
     Py_ssize_t cap = b->cap ? b->cap : 1024;
     while (cap < b->len + extra) cap *= 2;
-    char *p = PyMem_Realloc(b->data, (size_t)cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    /* Raw: the tape readers write without the GIL; the callers raise MemoryError. */
+    char *p = PyMem_RawRealloc(b->data, (size_t)cap);
+    if (p == NULL) return -1;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -88,6 +91,14 @@ static PyObject *k_value, *k_text, *k_confidence, *k_upper, *k_lower, *k_flagged
     *k_correct, *k_textual;
 
 #define NOT_PLAIN 1 /* returned by the atom readers: not an error, ask the specification */
+#define RETRY 2     /* a tape reader without the GIL met a form that needs Python */
+
+/* NULL with the exception set: the one a failed call left, else MemoryError (the
+ * buffers grow without the GIL, so they cannot raise it themselves). */
+static PyObject *raised(void) {
+    if (!PyErr_Occurred()) PyErr_NoMemory();
+    return NULL;
+}
 
 /* After a Python call failed: an ordinary exception is cleared and the specification
  * decides (NOT_PLAIN); KeyboardInterrupt and SystemExit stay set and are raised (-1). */
@@ -290,11 +301,17 @@ static int32_t days_from_civil(int y, int m, int d) {
     return (int32_t)(era * 146097 + doe - 719468);
 }
 
+static int put_date_text(Column *c, const unsigned char *s);
+
 /* values.value_date: a string that is exactly YYYY-MM-DD and a real date (year >= 1). */
 static int put_value_date(Column *c, PyObject *v) {
     if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v) || PyUnicode_GET_LENGTH(v) != 10)
         return put_null(c);
-    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(v);
+    return put_date_text(c, (const unsigned char *)PyUnicode_DATA(v));
+}
+
+/* s[0:10] as a date, or null (put_value_date). */
+static int put_date_text(Column *c, const unsigned char *s) {
     static const int digit_at[8] = {0, 1, 2, 3, 5, 6, 8, 9};
     if (s[4] != '-' || s[7] != '-') return put_null(c);
     for (int i = 0; i < 8; i++)
@@ -340,6 +357,8 @@ static int put_null_values(Column *values, PyObject *correct) {
     }
     return 0;
 }
+
+static int put_textual_extra(Column *c, const int64_t *kept, uint32_t size);
 
 /* The 15 value columns of one atom (atoms.atom_values), or NOT_PLAIN. */
 static int put_atom(Column *values, PyObject *atom) {
@@ -408,16 +427,19 @@ static int put_atom(Column *values, PyObject *atom) {
         Py_ssize_t size = PyList_CheckExact(textual) ? PyList_GET_SIZE(textual) : -1;
         if (size < 1 || size > 6 || !coordinate(textual, size, kept))
             return put_call_text(&values[V_EXTRA], py_textual_extra, textual);
-        /* the compact JSON orjson writes for {"textual_coord": [integers]} */
-        char text[8 + 18 + 6 * 21];
-        int n = snprintf(text, sizeof text, "{\"textual_coord\":[");
-        for (Py_ssize_t i = 0; i < size; i++)
-            n += snprintf(text + n, sizeof text - (size_t)n, i ? ",%lld" : "%lld",
-                          (long long)kept[i]);
-        n += snprintf(text + n, sizeof text - (size_t)n, "]}");
-        return put_chars(&values[V_EXTRA], text, n) < 0 ? -1 : 0;
+        return put_textual_extra(&values[V_EXTRA], kept, (uint32_t)size);
     }
     return put_null(&values[V_EXTRA]);
+}
+
+/* the compact JSON orjson writes for {"textual_coord": [integers]} */
+static int put_textual_extra(Column *c, const int64_t *kept, uint32_t size) {
+    char text[8 + 18 + 6 * 21];
+    int n = snprintf(text, sizeof text, "{\"textual_coord\":[");
+    for (uint32_t i = 0; i < size; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, i ? ",%lld" : "%lld", (long long)kept[i]);
+    n += snprintf(text + n, sizeof text - (size_t)n, "]}");
+    return put_chars(c, text, n) < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -458,9 +480,9 @@ static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
     int line_items = 0;
     if (!PyArg_ParseTuple(args, "p", &line_items)) return -1;
     for (int i = 0; i < MAX_COLUMNS; i++) {
-        PyMem_Free(self->columns[i].valid.data);
-        PyMem_Free(self->columns[i].values.data);
-        PyMem_Free(self->columns[i].chars.data);
+        PyMem_RawFree(self->columns[i].valid.data);
+        PyMem_RawFree(self->columns[i].values.data);
+        PyMem_RawFree(self->columns[i].chars.data);
     }
     memset(self->columns, 0, sizeof self->columns);
     self->line_items = line_items;
@@ -477,14 +499,18 @@ static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
     self->values_at = n;
     for (int i = 0; i < N_VALUES; i++) self->columns[n++].kind = VALUE_KINDS[i];
     self->n_columns = n;
-    return reset_columns(self);
+    if (reset_columns(self) < 0) {
+        raised();
+        return -1;
+    }
+    return 0;
 }
 
 static void AtomTable_dealloc(AtomTable *self) {
     for (int i = 0; i < MAX_COLUMNS; i++) {
-        PyMem_Free(self->columns[i].valid.data);
-        PyMem_Free(self->columns[i].values.data);
-        PyMem_Free(self->columns[i].chars.data);
+        PyMem_RawFree(self->columns[i].valid.data);
+        PyMem_RawFree(self->columns[i].values.data);
+        PyMem_RawFree(self->columns[i].chars.data);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -492,7 +518,27 @@ static void AtomTable_dealloc(AtomTable *self) {
 typedef struct {
     PyObject *document_id, *inbox_id, *version_name, *is_evaluated;
     int64_t version_index;
+    /* The same as UTF-8 (NULL for None), read once with the GIL for put_base. */
+    const char *id_chars, *inbox_chars, *name_chars;
+    Py_ssize_t id_len, inbox_len, name_len;
 } Base;
+
+/* The UTF-8 of a str or NULL for None; 0, or 1 (a str that is not valid UTF-8). */
+static int base_chars(PyObject *v, const char **chars, Py_ssize_t *len) {
+    *chars = NULL, *len = 0;
+    if (v == Py_None) return 0;
+    if (PyUnicode_IS_ASCII(v)) {
+        *chars = (const char *)PyUnicode_DATA(v);
+        *len = PyUnicode_GET_LENGTH(v);
+        return 0;
+    }
+    *chars = PyUnicode_AsUTF8AndSize(v, len);
+    if (*chars == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
 
 static int read_base(PyObject *base, Base *out) {
     if (!PyTuple_CheckExact(base) || PyTuple_GET_SIZE(base) != N_BASE) {
@@ -513,6 +559,10 @@ static int read_base(PyObject *base, Base *out) {
         PyErr_SetString(PyExc_TypeError, "base: (str, int, str|None, str|None, bool|None)");
         return -1;
     }
+    if (base_chars(out->document_id, &out->id_chars, &out->id_len) ||
+        base_chars(out->inbox_id, &out->inbox_chars, &out->inbox_len) ||
+        base_chars(out->version_name, &out->name_chars, &out->name_len))
+        return NOT_PLAIN;
     return 0;
 }
 
@@ -532,11 +582,14 @@ static int ready(AtomTable *t) {
 
 static int put_base(AtomTable *t, const Base *b) {
     Column *c = t->columns;
-    CHECK(put_str(&c[0], b->document_id));
+    CHECK(put_chars(&c[0], b->id_chars, b->id_len) < 0 ? -1 : 0);
     CHECK(put_i64(&c[1], b->version_index));
-    CHECK(b->inbox_id == Py_None ? put_null(&c[2]) : put_str(&c[2], b->inbox_id));
-    CHECK(b->version_name == Py_None ? put_null(&c[3]) : put_str(&c[3], b->version_name));
-    return put_optional_bool(&c[4], b->is_evaluated);
+    CHECK(b->inbox_chars == NULL ? put_null(&c[2])
+                                 : (put_chars(&c[2], b->inbox_chars, b->inbox_len) < 0 ? -1 : 0));
+    CHECK(b->name_chars == NULL ? put_null(&c[3])
+                                : (put_chars(&c[3], b->name_chars, b->name_len) < 0 ? -1 : 0));
+    if (b->is_evaluated == Py_None) return put_null(&c[4]);
+    return put_bool(&c[4], b->is_evaluated == Py_True);
 }
 
 static int add_fields(AtomTable *t, const Base *b, PyObject *annotations) {
@@ -592,19 +645,556 @@ static int add_line_items(AtomTable *t, const Base *b, PyObject *lines) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ pages on a tape */
+
+/* `parse_page(body)` (lazy.py): the body parsed into a tape without the GIL, then built
+ * into the Python objects jsonbody.loads would give, except that the `annotations` and
+ * `lines` objects of each document's versions and prediction stay on the tape as
+ * `Subtree`s: those are ~95% of a page's values and only `add` (below) reads them. */
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer body; /* the bytes parsed, held (a bytearray cannot resize meanwhile):
+                     * unescaped strings point into them */
+    Tape tape;
+} Page;
+
+typedef struct {
+    PyObject_HEAD
+    Page *page;
+    uint32_t node;
+} Subtree;
+
+static void Page_dealloc(Page *self) {
+    tape_free(&self->tape);
+    if (self->body.obj != NULL) PyBuffer_Release(&self->body);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject PageType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "source_contractfit.export.normalize._native.Page",
+    .tp_basicsize = sizeof(Page),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A parsed body that Subtrees refer to",
+    .tp_dealloc = (destructor)Page_dealloc,
+};
+
+static void Subtree_dealloc(Subtree *self) {
+    Py_XDECREF(self->page);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline const JNode *tape_at(const Page *pg, uint32_t i) { return &pg->tape.nodes[i]; }
+
+static inline const char *tape_chars(const Page *pg, const JNode *n) {
+    return (n->flags & J_ESCAPED) ? pg->tape.side + n->v.off : (const char *)pg->body.buf + n->src;
+}
+
+/* raw() -> bytes: the subtree's JSON text as the server sent it (lazy.materialize). */
+static PyObject *Subtree_raw(Subtree *self, PyObject *unused) {
+    const JNode *n = tape_at(self->page, self->node);
+    return PyBytes_FromStringAndSize((const char *)self->page->body.buf + n->src,
+                                     (Py_ssize_t)(n->v.off - n->src));
+}
+
+static PyMethodDef Subtree_methods[] = {
+    {"raw", (PyCFunction)Subtree_raw, METH_NOARGS, "raw() -> bytes: the JSON text"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SubtreeType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "source_contractfit.export.normalize._native.Subtree",
+    .tp_basicsize = sizeof(Subtree),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An object of a parsed page left unbuilt (see lazy.py)",
+    .tp_dealloc = (destructor)Subtree_dealloc,
+    .tp_methods = Subtree_methods,
+};
+
+static PyObject *tape_str(const char *s, uint32_t n, int ascii) {
+    if (!ascii) return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    PyObject *out = PyUnicode_New((Py_ssize_t)n, 127);
+    if (out != NULL) memcpy(PyUnicode_DATA(out), s, n);
+    return out;
+}
+
+/* Keys repeat on every document: a small cache of their str objects (GIL held). */
+#define KEY_CACHE 1024
+#define KEY_BYTES 32
+static struct {
+    uint32_t len;
+    char bytes[KEY_BYTES];
+    PyObject *key;
+} key_cache[KEY_CACHE];
+
+static PyObject *tape_key(const char *s, uint32_t n, int ascii) {
+    if (!ascii || n > KEY_BYTES) return tape_str(s, n, ascii);
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    h ^= n;
+    __typeof__(key_cache[0]) *slot = &key_cache[h & (KEY_CACHE - 1)];
+    if (slot->key != NULL && slot->len == n && memcmp(slot->bytes, s, n) == 0)
+        return Py_NewRef(slot->key);
+    PyObject *key = tape_str(s, n, 1);
+    if (key == NULL) return NULL;
+    Py_XSETREF(slot->key, Py_NewRef(key));
+    slot->len = n;
+    memcpy(slot->bytes, s, n);
+    return key;
+}
+
+/* Where a value sits in a page, for what is left on the tape. */
+enum { R_ANY, R_TOP, R_RESULTS, R_DOCUMENT, R_VERSIONS, R_HOLDER };
+
+static int key_is(const Page *pg, const JNode *key, const char *name) {
+    size_t n = strlen(name);
+    return key->count == n && memcmp(tape_chars(pg, key), name, n) == 0;
+}
+
+static int child_role(const Page *pg, int role, const JNode *key) {
+    switch (role) {
+    case R_TOP: return key_is(pg, key, "results") ? R_RESULTS : R_ANY;
+    case R_DOCUMENT:
+        if (key_is(pg, key, "versions")) return R_VERSIONS;
+        return key_is(pg, key, "prediction") ? R_HOLDER : R_ANY;
+    default: return R_ANY;
+    }
+}
+
+static PyObject *tape_build(Page *pg, uint32_t i, int role) {
+    const JNode *n = tape_at(pg, i);
+    switch (n->type) {
+    case J_NULL: return Py_NewRef(Py_None);
+    case J_TRUE: return Py_NewRef(Py_True);
+    case J_FALSE: return Py_NewRef(Py_False);
+    case J_INT: return PyLong_FromLongLong((long long)n->v.i);
+    case J_FLOAT: return PyFloat_FromDouble(n->v.d);
+    case J_STR: return tape_str(tape_chars(pg, n), n->count, n->flags & J_ASCII);
+    case J_ARR: {
+        PyObject *list = PyList_New((Py_ssize_t)n->count);
+        if (list == NULL) return NULL;
+        int item_role = role == R_RESULTS || role == R_TOP ? R_DOCUMENT
+                        : role == R_VERSIONS               ? R_HOLDER
+                                                           : R_ANY;
+        uint32_t at = i + 1;
+        for (uint32_t k = 0; k < n->count; k++) {
+            PyObject *item = tape_build(pg, at, item_role);
+            if (item == NULL) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, (Py_ssize_t)k, item);
+            at = tape_at(pg, at)->end;
+        }
+        return list;
+    }
+    default: { /* J_OBJ */
+        PyObject *dict = PyDict_New();
+        if (dict == NULL) return NULL;
+        uint32_t at = i + 1;
+        for (uint32_t k = 0; k < n->count; k++) {
+            const JNode *key_node = tape_at(pg, at), *value = tape_at(pg, at + 1);
+            PyObject *key = tape_key(tape_chars(pg, key_node), key_node->count,
+                                     key_node->flags & J_ASCII);
+            PyObject *item = NULL;
+            if (key != NULL) {
+                if (role == R_HOLDER && value->type == J_OBJ &&
+                    (key_is(pg, key_node, "annotations") || key_is(pg, key_node, "lines"))) {
+                    Subtree *sub = PyObject_New(Subtree, &SubtreeType);
+                    if (sub != NULL) {
+                        sub->page = (Page *)Py_NewRef((PyObject *)pg);
+                        sub->node = at + 1;
+                    }
+                    item = (PyObject *)sub;
+                } else {
+                    item = tape_build(pg, at + 1, child_role(pg, role, key_node));
+                }
+            }
+            if (item == NULL || PyDict_SetItem(dict, key, item) < 0) {
+                Py_XDECREF(key);
+                Py_XDECREF(item);
+                Py_DECREF(dict);
+                return NULL;
+            }
+            Py_DECREF(key);
+            Py_DECREF(item);
+            at = value->end;
+        }
+        return dict;
+    }
+    }
+}
+
+/* parse_page(body: bytes | bytearray) -> the decoded body with Subtrees, or None: not
+ * taken. */
+static PyObject *parse_page(PyObject *module, PyObject *body) {
+    if (!PyBytes_CheckExact(body) && !PyByteArray_CheckExact(body)) Py_RETURN_NONE;
+    Page *pg = PyObject_New(Page, &PageType);
+    if (pg == NULL) return NULL;
+    memset(&pg->tape, 0, sizeof pg->tape);
+    memset(&pg->body, 0, sizeof pg->body);
+    if (PyObject_GetBuffer(body, &pg->body, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(pg);
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)pg->body.buf;
+    size_t size = (size_t)pg->body.len;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = tape_parse(&pg->tape, data, size);
+    Py_END_ALLOW_THREADS
+    PyObject *out = rc < 0 ? Py_NewRef(Py_None) : tape_build(pg, 0, R_TOP);
+    Py_DECREF(pg); /* the Subtrees hold it */
+    return out;
+}
+
+/* ------------------------------------------------------------------ atoms on a tape */
+
+/* The same rules as the readers of Python objects above, on tape nodes. Where the
+ * Python object path calls back into Python for a rare form (a value that is an array or
+ * an object, a kept textual_coord that is not integers), this one says NOT_PLAIN: the
+ * document is then materialized and goes the Python objects' way. */
+
+/* Whether a float's JSON text is exactly its repr: fixed notation with the decimal point
+ * 1e-4 <= |x| < 1e16 (repr's own choice), no trailing zero but in `.0`, and at most 15
+ * significant digits, which any double tells apart (DBL_DIG), so no shorter text is the
+ * same double and repr, the shortest, has these very digits. */
+static int canonical_float(const char *s, uint32_t n) {
+    uint32_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    uint32_t int_start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    uint32_t int_digits = i - int_start;
+    if (i >= n || s[i] != '.') return 0; /* an exponent: repr's exponents differ */
+    uint32_t frac_start = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    uint32_t frac_digits = i - frac_start;
+    if (i != n || frac_digits == 0) return 0;
+    int zero_int = int_digits == 1 && s[int_start] == '0';
+    if (s[n - 1] == '0') /* only `X.0`: a whole number */
+        return frac_digits == 1 && (zero_int || int_digits <= 15);
+    if (!zero_int) /* decpt = int_digits <= 16; significant: all of them */
+        return int_digits <= 16 && int_digits + frac_digits <= 15;
+    uint32_t zeros = 0;
+    while (zeros < frac_digits && s[frac_start + zeros] == '0') zeros++;
+    /* 0.000ddd has decpt = -zeros: repr writes it so while decpt > -4 */
+    return zeros <= 3 && frac_digits - zeros <= 15;
+}
+
+static int tape_value_text(Column *c, const Page *pg, const JNode *v, int nogil) {
+    switch (v->type) {
+    case J_NULL: return put_null(c);
+    case J_STR: return put_chars(c, tape_chars(pg, v), v->count) < 0 ? -1 : 0;
+    case J_TRUE: return put_chars(c, "true", 4) < 0 ? -1 : 0;
+    case J_FALSE: return put_chars(c, "false", 5) < 0 ? -1 : 0;
+    case J_FLOAT: {
+        const char *source = (const char *)pg->body.buf + v->src;
+        if (canonical_float(source, v->count))
+            return put_chars(c, source, v->count) < 0 ? -1 : 0;
+        if (nogil) return RETRY; /* dtoa's allocator needs the GIL */
+        char *r = PyOS_double_to_string(v->v.d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (r == NULL) return -1;
+        int rc = put_chars(c, r, (Py_ssize_t)strlen(r));
+        PyMem_Free(r);
+        return rc < 0 ? -1 : 0;
+    }
+    case J_INT: {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%lld", (long long)v->v.i);
+        return put_chars(c, text, n) < 0 ? -1 : 0;
+    }
+    default: return NOT_PLAIN;
+    }
+}
+
+static int tape_value_number(Column *c, const Page *pg, const JNode *v, int nogil) {
+    if (v->type == J_FLOAT) return put_f64(c, v->v.d); /* finite: the tape has no other */
+    if (v->type == J_INT) {
+        double d = (double)v->v.i;
+        if (d < 9223372036854775808.0 && (int64_t)d == v->v.i) return put_f64(c, d);
+        return put_null(c);
+    }
+    if (v->type != J_STR) return put_null(c);
+    if (!(v->flags & J_ASCII)) return put_null(c);
+    Py_ssize_t n = v->count;
+    int integer;
+    char text[400];
+    if (n >= 400) return put_null(c);
+    memcpy(text, tape_chars(pg, v), (size_t)n);
+    text[n] = '\0';
+    if (!numeric_text(text, n, &integer)) return put_null(c);
+    if (!integer) {
+        char *end;
+        if (nogil) { /* C's strtod rounds correctly, as float() does; anything odd: RETRY */
+            errno = 0;
+            double d = strtod(text, &end);
+            if (end != text + n || errno == ERANGE) return RETRY;
+            return isfinite(d) ? put_f64(c, d) : put_null(c);
+        }
+        double d = PyOS_string_to_double(text, &end, NULL);
+        if (d == -1.0 && PyErr_Occurred()) return failed_call();
+        if (end != text + n) return NOT_PLAIN;
+        return isfinite(d) ? put_f64(c, d) : put_null(c);
+    }
+    if (n <= 18) {
+        long long x = strtoll(text, NULL, 10);
+        double d = (double)x;
+        return (int64_t)d == x ? put_f64(c, d) : put_null(c);
+    }
+    if (nogil) return RETRY;
+    PyObject *s = PyUnicode_FromStringAndSize(text, n);
+    if (s == NULL) return -1;
+    PyObject *out = PyObject_CallOneArg(py_value_number, s);
+    Py_DECREF(s);
+    if (out == NULL) return failed_call();
+    int rc = out == Py_None              ? put_null(c)
+             : PyFloat_CheckExact(out) ? put_f64(c, PyFloat_AS_DOUBLE(out))
+                                       : NOT_PLAIN;
+    Py_DECREF(out);
+    return rc;
+}
+
+static int tape_value_date(Column *c, const Page *pg, const JNode *v) {
+    if (v->type != J_STR || !(v->flags & J_ASCII) || v->count != 10) return put_null(c);
+    return put_date_text(c, (const unsigned char *)tape_chars(pg, v));
+}
+
+static int tape_coordinate(const Page *pg, uint32_t i, uint32_t size, int64_t *out) {
+    const JNode *n = tape_at(pg, i);
+    if (n->type != J_ARR || n->count != size) return 0;
+    for (uint32_t k = 0; k < size; k++) {
+        const JNode *item = tape_at(pg, i + 1 + k); /* scalars follow one another */
+        if (item->type != J_INT) return 0;
+        out[k] = item->v.i;
+    }
+    return 1;
+}
+
+static int tape_optional_bool(Column *c, const JNode *v) {
+    if (v->type == J_NULL) return put_null(c);
+    if (v->type == J_TRUE || v->type == J_FALSE) return put_bool(c, v->type == J_TRUE);
+    return NOT_PLAIN;
+}
+
+/* The atom keys, in the order of `slots` in tape_atom. */
+static const char *const TAPE_ATOM_KEYS[] = {"value", "text", "confidence", "upper_left",
+                                             "lower_right", "textual_coord", "flagged", "gold",
+                                             "correct"};
+#define N_ATOM_KEYS 9
+enum { A_VALUE, A_TEXT, A_CONFIDENCE, A_UPPER, A_LOWER, A_TEXTUAL, A_FLAGGED, A_GOLD, A_CORRECT };
+static const JNode TAPE_NULL = {.type = J_NULL};
+
+static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
+    const JNode *atom = tape_at(pg, i);
+    if (atom->type == J_NULL) return put_null_values(values, NULL);
+    if (atom->type != J_OBJ) return NOT_PLAIN;
+    uint32_t slot[N_ATOM_KEYS] = {0}; /* node index of each key's value; 0: absent */
+    uint32_t at = i + 1;
+    for (uint32_t k = 0; k < atom->count; k++) {
+        const JNode *key = tape_at(pg, at);
+        int found = -1;
+        for (int s = 0; s < N_ATOM_KEYS && found < 0; s++)
+            if (key_is(pg, key, TAPE_ATOM_KEYS[s])) found = s;
+        if (found < 0 || slot[found]) return NOT_PLAIN; /* drift, or a key twice */
+        slot[found] = at + 1;
+        at = tape_at(pg, at + 1)->end;
+    }
+#define SLOT(s) (slot[s] ? tape_at(pg, slot[s]) : &TAPE_NULL)
+    const JNode *value = SLOT(A_VALUE), *text = SLOT(A_TEXT), *confidence = SLOT(A_CONFIDENCE);
+    const JNode *textual = SLOT(A_TEXTUAL);
+    int64_t ul[6], lr[3];
+    int has_upper = slot[A_UPPER] && SLOT(A_UPPER)->type != J_NULL;
+    int has_lower = slot[A_LOWER] && SLOT(A_LOWER)->type != J_NULL, keep_textual = 0;
+    if (has_upper && !tape_coordinate(pg, slot[A_UPPER], 3, ul)) return NOT_PLAIN;
+    if (has_lower && !tape_coordinate(pg, slot[A_LOWER], 3, lr)) return NOT_PLAIN;
+    if (textual->type != J_NULL) {
+        if (!has_upper && !has_lower) {
+            if (!tape_coordinate(pg, slot[A_TEXTUAL], 6, ul)) return NOT_PLAIN;
+            lr[0] = ul[3], lr[1] = ul[4], lr[2] = ul[5];
+            has_upper = has_lower = 1;
+        } else {
+            keep_textual = 1;
+        }
+    }
+    if (text->type != J_NULL && text->type != J_STR) return NOT_PLAIN;
+    double conf = 0.0;
+    int has_conf = 1;
+    if (confidence->type == J_FLOAT) conf = confidence->v.d;
+    else if (confidence->type == J_INT) conf = (double)confidence->v.i;
+    else if (confidence->type == J_NULL) has_conf = 0;
+    else return NOT_PLAIN;
+    CHECK(tape_value_text(&values[V_VALUE], pg, value, nogil));
+    CHECK(tape_value_number(&values[V_NUMBER], pg, value, nogil));
+    CHECK(tape_value_date(&values[V_DATE], pg, value));
+    CHECK(value->type == J_TRUE || value->type == J_FALSE
+              ? put_bool(&values[V_BOOL], value->type == J_TRUE)
+              : put_null(&values[V_BOOL]));
+    CHECK(text->type == J_NULL ? put_null(&values[V_TEXT])
+                               : (put_chars(&values[V_TEXT], tape_chars(pg, text), text->count) <
+                                          0
+                                      ? -1
+                                      : 0));
+    CHECK(has_conf ? put_f64(&values[V_CONFIDENCE], conf) : put_null(&values[V_CONFIDENCE]));
+    if (has_upper) {
+        CHECK(put_i64(&values[V_PAGE], ul[0]));
+        CHECK(put_i64(&values[V_UL_LINE], ul[1]));
+        CHECK(put_i64(&values[V_UL_CHAR], ul[2]));
+    } else {
+        CHECK(has_lower ? put_i64(&values[V_PAGE], lr[0]) : put_null(&values[V_PAGE]));
+        CHECK(put_null(&values[V_UL_LINE]));
+        CHECK(put_null(&values[V_UL_CHAR]));
+    }
+    CHECK(has_lower ? put_i64(&values[V_LR_LINE], lr[1]) : put_null(&values[V_LR_LINE]));
+    CHECK(has_lower ? put_i64(&values[V_LR_CHAR], lr[2]) : put_null(&values[V_LR_CHAR]));
+    CHECK(tape_optional_bool(&values[V_FLAGGED], SLOT(A_FLAGGED)));
+    CHECK(tape_value_text(&values[V_GOLD], pg, SLOT(A_GOLD), nogil));
+    CHECK(tape_optional_bool(&values[V_CORRECT], SLOT(A_CORRECT)));
+    if (keep_textual) {
+        int64_t kept[6];
+        uint32_t size = textual->type == J_ARR ? textual->count : 0;
+        if (size < 1 || size > 6 || !tape_coordinate(pg, slot[A_TEXTUAL], size, kept))
+            return NOT_PLAIN;
+        return put_textual_extra(&values[V_EXTRA], kept, size);
+    }
+#undef SLOT
+    return put_null(&values[V_EXTRA]);
+}
+
+/* Whether an object has a key twice (a dict keeps the last; the readers then differ). */
+static int tape_repeats_key(const Page *pg, uint32_t i) {
+    const JNode *obj = tape_at(pg, i);
+    if (obj->count < 2) return 0;
+    uint32_t at = i + 1;
+    for (uint32_t k = 0; k < obj->count; k++) {
+        const JNode *key = tape_at(pg, at);
+        uint32_t other = tape_at(pg, at + 1)->end;
+        for (uint32_t m = k + 1; m < obj->count; m++) {
+            const JNode *later = tape_at(pg, other);
+            if (later->count == key->count &&
+                memcmp(tape_chars(pg, later), tape_chars(pg, key), key->count) == 0)
+                return 1;
+            other = tape_at(pg, other + 1)->end;
+        }
+        at = tape_at(pg, at + 1)->end;
+    }
+    return 0;
+}
+
+static int tape_fields(AtomTable *t, const Base *b, const Page *pg, uint32_t i, int nogil) {
+    Column *c = t->columns, *values = &t->columns[t->values_at];
+    const JNode *obj = tape_at(pg, i);
+    if (tape_repeats_key(pg, i)) return NOT_PLAIN;
+    uint32_t at = i + 1;
+    for (uint32_t k = 0; k < obj->count; k++) {
+        const JNode *name = tape_at(pg, at), *atoms = tape_at(pg, at + 1);
+        uint32_t next = atoms->end;
+        if (atoms->type == J_NULL) {
+            at = next;
+            continue;
+        }
+        if (atoms->type != J_ARR) return NOT_PLAIN;
+        const char *name_chars = tape_chars(pg, name);
+        if (atoms->count == 0) {
+            CHECK(put_base(t, b));
+            CHECK(put_chars(&c[N_BASE], name_chars, name->count) < 0 ? -1 : 0);
+            CHECK(put_i64(&c[N_BASE + 1], -1));
+            CHECK(put_null_values(values, b->is_evaluated == Py_True ? Py_True : NULL));
+            t->rows++;
+        }
+        uint32_t item = at + 2;
+        for (uint32_t o = 0; o < atoms->count; o++) {
+            CHECK(put_base(t, b));
+            CHECK(put_chars(&c[N_BASE], name_chars, name->count) < 0 ? -1 : 0);
+            CHECK(put_i64(&c[N_BASE + 1], o));
+            CHECK(tape_atom(values, pg, item, nogil));
+            t->rows++;
+            item = tape_at(pg, item)->end;
+        }
+        at = next;
+    }
+    return 0;
+}
+
+static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t i,
+                           int nogil) {
+    Column *c = t->columns, *values = &t->columns[t->values_at];
+    const JNode *obj = tape_at(pg, i);
+    if (tape_repeats_key(pg, i)) return NOT_PLAIN;
+    uint32_t at = i + 1;
+    for (uint32_t k = 0; k < obj->count; k++) {
+        const JNode *table = tape_at(pg, at), *rows = tape_at(pg, at + 1);
+        uint32_t next = rows->end;
+        if (rows->type == J_NULL) {
+            at = next;
+            continue;
+        }
+        if (rows->type != J_ARR) return NOT_PLAIN;
+        uint32_t row = at + 2;
+        for (uint32_t r = 0; r < rows->count; r++) {
+            const JNode *cells = tape_at(pg, row);
+            if (cells->type == J_OBJ) {
+                if (tape_repeats_key(pg, row)) return NOT_PLAIN;
+                uint32_t cell = row + 1;
+                for (uint32_t m = 0; m < cells->count; m++) {
+                    const JNode *column = tape_at(pg, cell);
+                    CHECK(put_base(t, b));
+                    CHECK(put_chars(&c[N_BASE], tape_chars(pg, table), table->count) < 0 ? -1
+                                                                                           : 0);
+                    CHECK(put_i64(&c[N_BASE + 1], r));
+                    CHECK(put_chars(&c[N_BASE + 2], tape_chars(pg, column), column->count) < 0
+                              ? -1
+                              : 0);
+                    CHECK(tape_atom(values, pg, cell + 1, nogil));
+                    t->rows++;
+                    cell = tape_at(pg, cell + 1)->end;
+                }
+            } else if (cells->type != J_NULL) {
+                return NOT_PLAIN;
+            }
+            row = cells->end;
+        }
+        at = next;
+    }
+    return 0;
+}
+
 /* add(base, obj) -> rows added, or -1 when obj is not plain (the table as it was). */
 static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
     PyObject *base, *obj;
     Base b;
     if (ready(self) < 0) return NULL;
-    if (!PyArg_ParseTuple(args, "OO", &base, &obj) || read_base(base, &b) < 0) return NULL;
+    if (!PyArg_ParseTuple(args, "OO", &base, &obj)) return NULL;
+    int based = read_base(base, &b);
+    if (based < 0) return NULL;
     if (obj == Py_None) return PyLong_FromLong(0);
-    if (!PyDict_CheckExact(obj)) return PyLong_FromLong(-1);
+    if (based) return PyLong_FromLong(-1);
     Py_ssize_t before = self->rows;
-    int rc = self->line_items ? add_line_items(self, &b, obj) : add_fields(self, &b, obj);
+    int rc;
+    if (Py_IS_TYPE(obj, &SubtreeType)) {
+        /* An object node (tape_build makes no other Subtree), read without the GIL; a
+         * form that needs Python (RETRY) is read again with it. */
+        Subtree *sub = (Subtree *)obj;
+        for (int nogil = 1; nogil >= 0; nogil--) {
+            if (nogil) {
+                Py_BEGIN_ALLOW_THREADS
+                rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node, 1)
+                                      : tape_fields(self, &b, sub->page, sub->node, 1);
+                Py_END_ALLOW_THREADS
+            } else {
+                rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node, 0)
+                                      : tape_fields(self, &b, sub->page, sub->node, 0);
+            }
+            if (rc != RETRY) break;
+            truncate_to(self, before);
+        }
+    } else if (PyDict_CheckExact(obj)) {
+        rc = self->line_items ? add_line_items(self, &b, obj) : add_fields(self, &b, obj);
+    } else {
+        return PyLong_FromLong(-1);
+    }
     if (rc != 0) {
         truncate_to(self, before);
-        if (rc < 0) return NULL;
+        if (rc < 0) return raised();
         return PyLong_FromLong(-1);
     }
     return PyLong_FromSsize_t(self->rows - before);
@@ -641,8 +1231,8 @@ static PyObject *AtomTable_append_row(AtomTable *self, PyObject *row) {
         }
         if (rc != 0) {
             truncate_to(self, before);
-            if (rc > 0)
-                PyErr_Format(PyExc_TypeError, "column %d: a value of an unexpected type", i);
+            if (rc < 0) return raised();
+            PyErr_Format(PyExc_TypeError, "column %d: a value of an unexpected type", i);
             return NULL;
         }
     }
@@ -716,7 +1306,7 @@ static PyObject *AtomTable_finish(AtomTable *self, PyObject *unused) {
     return out;
 fail:
     Py_DECREF(out);
-    return NULL;
+    return raised();
 }
 
 static Py_ssize_t AtomTable_len(AtomTable *self) { return self->rows; }
@@ -752,6 +1342,20 @@ static PyObject *configure(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOO", &number, &text, &textual, &keys)) return NULL;
     PyObject *frozen = PyFrozenSet_New(keys);
     if (frozen == NULL) return NULL;
+    PyObject *tape_keys = PyFrozenSet_New(NULL);
+    for (int i = 0; tape_keys != NULL && i < N_ATOM_KEYS; i++) {
+        PyObject *name = PyUnicode_FromString(TAPE_ATOM_KEYS[i]);
+        if (name == NULL || PySet_Add(tape_keys, name) < 0) Py_CLEAR(tape_keys);
+        Py_XDECREF(name);
+    }
+    int same = tape_keys == NULL ? -1 : PyObject_RichCompareBool(frozen, tape_keys, Py_EQ);
+    Py_XDECREF(tape_keys);
+    if (same != 1) {
+        Py_DECREF(frozen);
+        if (same == 0)
+            PyErr_SetString(PyExc_ValueError, "the atom keys differ from the tape reader's");
+        return NULL;
+    }
     Py_XSETREF(plain_keys, frozen);
     Py_XSETREF(py_value_number, Py_NewRef(number));
     Py_XSETREF(py_value_text, Py_NewRef(text));
@@ -760,6 +1364,8 @@ static PyObject *configure(PyObject *module, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
+    {"parse_page", parse_page, METH_O,
+     "parse_page(body: bytes) -> the body's value with Subtrees, or None (not taken)"},
     {"configure", configure, METH_VARARGS,
      "configure(value_number, value_text, textual_extra, atom_keys): the Python rules"},
     {NULL, NULL, 0, NULL},
@@ -776,7 +1382,9 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC PyInit__native(void) {
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL) return NULL;
-    if (PyType_Ready(&AtomTableType) < 0) return NULL;
+    if (PyType_Ready(&AtomTableType) < 0 || PyType_Ready(&PageType) < 0 ||
+        PyType_Ready(&SubtreeType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&native_module);
     if (m == NULL) return NULL;
     k_value = PyUnicode_InternFromString("value");
@@ -793,7 +1401,8 @@ PyMODINIT_FUNC PyInit__native(void) {
         Py_DECREF(m);
         return NULL;
     }
-    if (PyModule_AddObjectRef(m, "AtomTable", (PyObject *)&AtomTableType) < 0) {
+    if (PyModule_AddObjectRef(m, "AtomTable", (PyObject *)&AtomTableType) < 0 ||
+        PyModule_AddObjectRef(m, "Subtree", (PyObject *)&SubtreeType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -16,6 +16,7 @@ import pyarrow as pa
 from source_contractfit.export.normalize import fast
 from source_contractfit.export.normalize.columns import ColumnBuffer
 from source_contractfit.export.normalize.documents import Normalized, Row, normalize_document
+from source_contractfit.export.normalize.lazy import materialize
 from source_contractfit.export.normalize.native import AVAILABLE, NATIVE_TABLES, NativeBuffer
 from source_contractfit.export.normalize.records import normalize_record
 from source_contractfit.export.normalize.rejects import reject_row
@@ -87,6 +88,7 @@ class Normalizer:
         """A Document -> documents, document_versions, fields, line_items, sections rows."""
         if self.fast and self._add_fast(document):
             return True
+        document = materialize(document)  # the specification reads Python objects only
         try:
             result = normalize_document(document, self.inbox_projects)
         except NormalizationError as error:
