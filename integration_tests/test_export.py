@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -238,3 +239,46 @@ def test_export_runs_with_automatic_gc_off_and_collects_every_n_documents(
     # 500 documents: a full collection once 200 more are committed (commits come a page
     # or an inbox at a time, so one or two), and no automatic one.
     assert generations in ([2], [2, 2]), generations
+
+
+def _commits(stdout: str) -> int:
+    match = re.search(r"and ([\d,]+) commits?;", stdout)
+    assert match, stdout
+    return int(match.group(1).replace(",", ""))
+
+
+def test_checkpoints_are_committed_in_batches_of_rows_or_time(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every checkpoint's state is stored, but a commit (a file per table and partition, a
+    transaction) waits until CHECKPOINT_COMMIT_ROWS rows or CHECKPOINT_COMMIT_SECONDS have
+    gathered; the content and the final state are the same either way."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.export import exporter
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(api_key_config(emu.base_url, checkpoint_interval=20)))
+
+    def run_once(target: Path) -> int:
+        out = StringIO()
+        with redirect_stdout(out), redirect_stderr(StringIO()) as err:
+            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
+        assert code == 0, err.getvalue()
+        return _commits(out.getvalue())
+
+    batched = run_once(tmp_path / "batched.duckdb")
+    monkeypatch.setattr(exporter, "CHECKPOINT_COMMIT_SECONDS", 0.0)
+    each = run_once(tmp_path / "each.duckdb")
+    # 500 documents, a checkpoint every 20: 25 or more, each committed; batched, the
+    # ~40k rows stay under 100k, so the checkpoints ride to the unit's last commit.
+    assert each >= 25 and batched <= 2, (each, batched)
+    assert duckdb_digests(tmp_path / "batched.duckdb") == duckdb_digests(tmp_path / "each.duckdb")
+    cursors = []
+    for name in ("batched", "each"):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
+            ((blob,),) = con.execute("SELECT blob FROM _contractfit_state").fetchall()
+        inboxes = json.loads(blob)["partitions"]  # the review clock differs between runs
+        cursors.append({i: (s["cursor"], s["last_id_at_cursor"]) for i, s in inboxes.items()})
+    assert cursors[0] == cursors[1] and len(cursors[0]) == 2

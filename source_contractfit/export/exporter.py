@@ -2,9 +2,10 @@
 
 The same config file and the same engine as the Airbyte source; the state stored with
 the data is the Airbyte state blob. Between two checkpoints the rows are normalized to
-Arrow and buffered; at each checkpoint they are committed to every sink together with the
-state that covers them, so a crash anywhere resumes exactly where the data ends. Commits
-are stored by a background thread (committer.py) while the next rows are read.
+Arrow and buffered; at a checkpoint they are committed to every sink together with the
+state that covers them (once enough rows or time have gathered: CHECKPOINT_COMMIT_*), so
+a crash anywhere resumes exactly where the committed data ends. Commits are stored by a
+background thread (committer.py) while the next rows are read.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ EXIT_CODES = {FailureKind.CONFIG: 2, FailureKind.TRANSIENT: 3, FailureKind.SYSTE
 # 2,500 documents; fields and line_items rows are Arrow buffers, ~100 bytes a row). Fewer,
 # larger commits store faster (perf.py: 50k rows cost ~10% more time at 10k documents).
 MAX_BUFFERED_ROWS = 200_000
+# A checkpoint is committed once this many rows wait, or this long after the last commit;
+# until then its state rides in the pending commit (a later state covers the earlier ones).
+# Each commit costs the sinks a file per table and partition (Parquet) or a transaction
+# (DuckDB): the engine checkpoints every 1,000 documents, a commit then held ~80k rows.
+CHECKPOINT_COMMIT_ROWS = 100_000
+CHECKPOINT_COMMIT_SECONDS = 10.0
 
 
 @dataclass
@@ -153,6 +160,8 @@ class Exporter:
         self.sinks: list[Sink] = []
         # Stores commits while the next ones are read; drained at the end of each unit.
         self.committer: Committer[tuple[Commit, int]] | None = None
+        self._pending: Commit | None = None  # states and rows not committed yet
+        self._sequence = 0  # the last commit's sequence (a failed unit's commits count)
         self.collector = CollectEvery()  # automatic GC off while run() reads
         self.streams = streams
         self.progress = progress
@@ -240,11 +249,36 @@ class Exporter:
         states: dict[str, Any],
         sequence: int,
     ) -> int:
-        commit = Commit()
         self.progress.stream(", ".join(s.name for s in unit))
+        try:
+            sequence, commit = self._read_items(unit, context, normalizer, states, sequence)
+        except ContractfitError:
+            # The states gathered since the last commit cover rows in the buffers: store
+            # them (with every row buffered, which no state claims yet, as a data-only
+            # commit does) so a failed stream keeps each checkpoint it reached.
+            if self._pending is not None and self._pending.states:
+                self._commit(self._pending, normalizer, sequence)
+            raise
+        for stream in unit:
+            if stream.name in SNAPSHOT_TABLES:
+                commit.snapshots.add(stream.name)
+        return self._commit(commit, normalizer, sequence)
+
+    def _read_items(
+        self,
+        unit: list[StreamDef],
+        context: ReadContext,
+        normalizer: Normalizer,
+        states: dict[str, Any],
+        sequence: int,
+    ) -> tuple[int, Commit]:
+        """Read the unit's items into `normalizer`, committing at checkpoints as they fall
+        due; returns the sequence and the commit still pending (`self._pending` too)."""
         # Streams without a table of their own carry whole Documents (the selection reads
         # `documents`, never the streams derived from it): they feed the document tables.
         documents = {stream.name for stream in unit if not stream.has_table}
+        commit = self._pending = Commit()
+        last_commit = time.monotonic()
         for item in read_unit(unit, context, states):
             if isinstance(item, Record):
                 self.result.records[item.stream] = self.result.records.get(item.stream, 0) + 1
@@ -257,23 +291,29 @@ class Exporter:
                 self.progress.advance(sum(self.result.records.values()), self.result.documents)
                 if normalizer.buffered_rows() >= MAX_BUFFERED_ROWS:
                     sequence = self._commit(commit, normalizer, sequence)
-                    commit = Commit()
+                    commit = self._pending = Commit()
+                    last_commit = time.monotonic()
             elif isinstance(item, Checkpoint):
                 commit.states[item.stream] = item.state
                 states[item.stream] = item.state
-                sequence = self._commit(commit, normalizer, sequence)
-                commit = Commit()
-        for stream in unit:
-            if stream.name in SNAPSHOT_TABLES:
-                commit.snapshots.add(stream.name)
-        return self._commit(commit, normalizer, sequence)
+                waited = time.monotonic() - last_commit
+                if (
+                    normalizer.buffered_rows() >= CHECKPOINT_COMMIT_ROWS
+                    or waited >= CHECKPOINT_COMMIT_SECONDS
+                ):
+                    sequence = self._commit(commit, normalizer, sequence)
+                    commit = self._pending = Commit()
+                    last_commit = time.monotonic()
+        return sequence, commit
 
     def _commit(self, commit: Commit, normalizer: Normalizer, sequence: int) -> int:
         for table, batch in normalizer.flush():
             commit.add(table, batch)
+        self._pending = None
         if commit.empty():
             return sequence
-        sequence += 1
+        sequence = max(sequence, self._sequence) + 1
+        self._sequence = sequence
         assert self.committer is not None
         self.committer.submit((commit, sequence))
         self.collector.committed(len(commit.document_ids))

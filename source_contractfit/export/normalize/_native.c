@@ -91,6 +91,9 @@ static PyObject *k_value, *k_text, *k_confidence, *k_upper, *k_lower, *k_flagged
     *k_correct, *k_textual;
 
 #define NOT_PLAIN 1 /* returned by the atom readers: not an error, ask the specification */
+#ifndef NOGIL_ADD
+#define NOGIL_ADD 0
+#endif
 #define RETRY 2     /* a tape reader without the GIL met a form that needs Python */
 
 /* NULL with the exception set: the one a failed call left, else MemoryError (the
@@ -1174,7 +1177,7 @@ static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
         /* An object node (tape_build makes no other Subtree), read without the GIL; a
          * form that needs Python (RETRY) is read again with it. */
         Subtree *sub = (Subtree *)obj;
-        for (int nogil = 1; nogil >= 0; nogil--) {
+        for (int nogil = NOGIL_ADD; nogil >= 0; nogil--) {
             if (nogil) {
                 Py_BEGIN_ALLOW_THREADS
                 rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node, 1)

@@ -1,0 +1,149 @@
+"""The ceiling the sinks set: storing the five document tables alone, next to the floor.
+
+Usage: python benchmarks/sink_ceiling.py [--documents 10000] [--runs 3] [--inboxes 4]
+
+Issue 15 asks the exports for 0.70 of the floor (`floor.py`: fetching and parsing every
+page, nothing else). The export reads, normalizes and stores; this measures the storing
+alone. One export to Parquet (not timed) gives the rows of the five document tables; each
+round then runs, interleaved: the floor (a child process, as perf.py runs it), and, in a
+child process each, `DuckDBSink.apply` and `ParquetSink.apply` of those rows in commits
+of `--commit-documents` documents (the export commits about 1,250 at a time: its
+CHECKPOINT_COMMIT_ROWS of 100,000 rows), plus the DuckDB sink at one commit of all.
+Each child only imports, loads the rows from the Parquet files untimed, then times its
+commits. Prints per contender the median seconds, the median over rounds of its ratio to
+that round's floor (the floor's time over its time), and CPU seconds (the child's, its
+untimed loading included) per 1,000 documents.
+
+If a sink alone takes longer than the floor divided by 0.70, no export through it can meet
+the target, however fast its reading and normalizing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from perf import FIXED_NOW, Run, RunFailed, Setup, child_env, command_for, parse_floor, run_child  # noqa: E402,I001
+
+from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess  # noqa: E402
+
+SINK_CHILD = r"""
+import sys, time
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
+from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink
+kind, source, target, per_commit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tables = {}
+for name in ("documents", "document_versions", "fields", "line_items", "sections"):
+    found = ds.dataset(f"{source}/{name}", format="parquet", partitioning="hive").to_table()
+    key = "id" if name == "documents" else "document_id"
+    tables[name] = found.select(TABLES[name].names).cast(TABLES[name]).sort_by(key)
+ids = tables["documents"].column("id")
+commits = []
+for start in range(0, len(ids), per_commit):
+    chunk = ids.slice(start, per_commit)
+    commit = Commit(document_ids=set(chunk.to_pylist()), states={"documents": {"at": start}})
+    for name, table in tables.items():
+        key = "id" if name == "documents" else "document_id"
+        for batch in table.filter(pc.is_in(table.column(key), chunk)).to_batches(10_000):
+            commit.add(name, batch)
+    commits.append(commit)
+if kind == "duckdb":
+    sink = DuckDBSink(target, TABLES, primary_keys(), SCHEMA_VERSION)
+else:
+    sink = ParquetSink(target, TABLES, primary_keys(), SCHEMA_VERSION)
+started = time.perf_counter()
+for sequence, commit in enumerate(commits, 1):
+    sink.apply(commit, sequence)
+if kind == "parquet":
+    sink.compact()
+sink.close()
+print("SECONDS", time.perf_counter() - started, "DOCUMENTS", len(ids), flush=True)
+"""
+
+
+def sink_command(kind: str, source: Path, target: Path, per_commit: int) -> list[str]:
+    return [sys.executable, "-c", SINK_CHILD, kind, str(source), str(target), str(per_commit)]
+
+
+def parse_sink(stdout: Path) -> tuple[float, int]:
+    words = stdout.read_text().split()
+    return float(words[words.index("SECONDS") + 1]), int(words[words.index("DOCUMENTS") + 1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--inboxes", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--commit-documents", type=int, default=1_250)
+    args = parser.parse_args()
+    emulator = EmulatorProcess(
+        seed=args.seed, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW,
+        cache_mb=1536, prefill=True, startup_timeout=600.0,
+    )  # fmt: skip
+    env = child_env()
+    contenders = {
+        "duckdb": ("duckdb", args.commit_documents),
+        "duckdb-one-commit": ("duckdb", args.documents),
+        "parquet": ("parquet", args.commit_documents),
+    }
+    runs: list[Run] = []
+    with emulator, tempfile.TemporaryDirectory(prefix="cf-sinks-") as name:
+        work = Path(name)
+        config = work / "config.json"
+        credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
+        config.write_text(json.dumps({"base_url": emulator.base_url, "credentials": credentials}))
+        setup = Setup(args.documents, emulator.base_url, config, work / "unused", env)
+        source = work / "rows"
+        export, _ = command_for("export-parquet", setup, work)
+        export[export.index("--parquet") + 1] = str(source)
+        run_child(export, None, work / "export.stderr", env)  # the rows; warms the emulator
+        for round_ in range(args.runs):
+            order = ["floor", *contenders]
+            start = round_ % len(order)
+            for contender in order[start:] + order[:start]:
+                with tempfile.TemporaryDirectory(prefix=f"cf-sinks-{contender}-") as child:
+                    folder = Path(child)
+                    if contender == "floor":
+                        cmd, stdout = command_for("floor", setup, folder)
+                        assert stdout is not None
+                        wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                        if parse_floor(stdout) != args.documents:
+                            raise RunFailed("floor: not every document")
+                    else:
+                        kind, per_commit = contenders[contender]
+                        target = folder / ("out.duckdb" if kind == "duckdb" else "parquet")
+                        cmd = sink_command(kind, source, target, per_commit)
+                        stdout = folder / "stdout"
+                        _, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                        wall, stored = parse_sink(stdout)
+                        if stored != args.documents:
+                            raise RunFailed(f"{contender}: stored {stored} documents")
+                runs.append(Run(contender, args.documents, round_, wall, cpu, rss))
+                print(f"  round {round_ + 1} {contender:18} {wall:6.2f} s", file=sys.stderr)
+    floor = {r.round: r.wall for r in runs if r.contender == "floor"}
+    print(f"{args.documents:,} documents, {args.inboxes} inboxes, {args.runs} rounds, "
+          f"commits of {args.commit_documents:,} documents\n")  # fmt: skip
+    print("| contender | seconds (median) | docs/s | × floor (per round) | CPU s / 1k docs |")
+    print("|---|---:|---:|---:|---:|")
+    for contender in ["floor", *contenders]:
+        mine = [r for r in runs if r.contender == contender]
+        wall = statistics.median(r.wall for r in mine)
+        ratio = statistics.median(floor[r.round] / r.wall for r in mine)
+        cpu = statistics.median(r.cpu for r in mine) / args.documents * 1000
+        print(f"| {contender} | {wall:.2f} | {args.documents / wall:,.0f} | {ratio:.2f} "
+              f"| {cpu:.3f} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
