@@ -20,9 +20,6 @@ that round's floor, and CPU seconds per 1,000 documents.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -30,18 +27,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf import (  # noqa: E402 - the harness next to this file
-    FIXED_NOW,
     Run,
     RunFailed,
     Setup,
-    child_env,
+    ceiling_parser,
+    ceiling_setup,
     command_for,
     documents_written,
     parse_floor,
+    prefilled_emulator,
+    print_ratio_table,
     run_child,
 )
-
-from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess  # noqa: E402
 
 CONTENDERS = ("floor", "export-duckdb", "export-parquet", "bare-duckdb", "bare-parquet")
 BARE = """
@@ -77,46 +74,24 @@ def delivered(contender: str, setup: Setup, work: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--inboxes", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    emulator = EmulatorProcess(
-        seed=args.seed, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW,
-        cache_mb=1536, prefill=True, startup_timeout=600.0,
-    )  # fmt: skip
+    args = ceiling_parser(__doc__).parse_args()
     runs: list[Run] = []
-    env = child_env()
-    with emulator, tempfile.TemporaryDirectory(prefix="cf-ceiling-") as work:
-        config = Path(work) / "config.json"
-        credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
-        config.write_text(json.dumps({"base_url": emulator.base_url, "credentials": credentials}))
-        setup = Setup(args.documents, emulator.base_url, config, Path(work) / "unused", env)
+    with prefilled_emulator(args) as emulator, tempfile.TemporaryDirectory() as work:
+        setup = ceiling_setup(args, Path(work), emulator.base_url)
         for round_ in range(-1, args.runs):  # round -1 warms the emulator's cache up
             start = max(round_, 0) % len(CONTENDERS)
             for contender in CONTENDERS[start:] + CONTENDERS[:start]:
                 with tempfile.TemporaryDirectory(prefix=f"cf-ceiling-{contender}-") as name:
                     folder = Path(name)
                     cmd, stdout = command(contender, setup, folder)
-                    wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                    wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", setup.env)
                     if delivered(contender, setup, folder) != args.documents:
                         raise RunFailed(f"{contender}: not {args.documents} documents")
                 if round_ >= 0:
                     runs.append(Run(contender, args.documents, round_, wall, cpu, rss))
                     print(f"  round {round_ + 1} {contender:15} {wall:6.2f} s", file=sys.stderr)
-    floor = {r.round: r.wall for r in runs if r.contender == "floor"}
     print(f"{args.documents:,} documents, {args.inboxes} inboxes, {args.runs} rounds\n")
-    print("| contender | wall s (median) | docs/s | × floor (per round) | CPU s / 1k docs |")
-    print("|---|---:|---:|---:|---:|")
-    for contender in CONTENDERS:
-        mine = [r for r in runs if r.contender == contender]
-        wall = statistics.median(r.wall for r in mine)
-        ratio = statistics.median(floor[r.round] / r.wall for r in mine)
-        cpu = statistics.median(r.cpu for r in mine) / args.documents * 1000
-        print(f"| {contender} | {wall:.2f} | {args.documents / wall:,.0f} | {ratio:.2f} "
-              f"| {cpu:.3f} |")  # fmt: skip
+    print_ratio_table(runs, list(CONTENDERS), args.documents)
     return 0
 
 

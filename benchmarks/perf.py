@@ -304,6 +304,45 @@ def rotation(round_: int) -> list[str]:
     return list(CONTENDERS[start:] + CONTENDERS[:start])
 
 
+def ceiling_parser(doc: str) -> argparse.ArgumentParser:
+    """The options the ceiling scripts share (export_ceiling.py, sink_ceiling.py)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--inboxes", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def ceiling_setup(args: argparse.Namespace, work: Path, base_url: str) -> Setup:
+    """A config of the emulator at `base_url` in `work`, for the ceiling scripts."""
+    config = work / "config.json"
+    credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
+    config.write_text(json.dumps({"base_url": base_url, "credentials": credentials}))
+    return Setup(args.documents, base_url, config, work / "unused", child_env())
+
+
+def prefilled_emulator(args: argparse.Namespace) -> EmulatorProcess:
+    return EmulatorProcess(
+        seed=args.seed, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW,
+        cache_mb=DEFAULT_CACHE_MB, prefill=True, startup_timeout=600.0,
+    )  # fmt: skip
+
+
+def print_ratio_table(runs: list[Run], contenders: list[str], documents: int) -> None:
+    """Per contender: median seconds, docs/s, median ratio to its round's floor, CPU."""
+    floor = {r.round: r.wall for r in runs if r.contender == "floor"}
+    print("| contender | seconds (median) | docs/s | × floor (per round) | CPU s / 1k docs |")
+    print("|---|---:|---:|---:|---:|")
+    for contender in contenders:
+        mine = [r for r in runs if r.contender == contender]
+        wall = statistics.median(r.wall for r in mine)
+        ratio = statistics.median(floor[r.round] / r.wall for r in mine)
+        cpu = statistics.median(r.cpu for r in mine) / documents * 1000
+        print(f"| {contender} | {wall:.2f} | {documents / wall:,.0f} | {ratio:.2f} "
+              f"| {cpu:.3f} |")  # fmt: skip
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)

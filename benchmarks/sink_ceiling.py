@@ -20,18 +20,23 @@ the target, however fast its reading and normalizing.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf import FIXED_NOW, Run, RunFailed, Setup, child_env, command_for, parse_floor, run_child  # noqa: E402,I001
-
-from contractfit_emulator import ADMIN_API_KEY, EmulatorProcess  # noqa: E402
+from perf import (  # noqa: E402 - the harness next to this file
+    Run,
+    RunFailed,
+    ceiling_parser,
+    ceiling_setup,
+    command_for,
+    parse_floor,
+    prefilled_emulator,
+    print_ratio_table,
+    run_child,
+)
 
 SINK_CHILD = r"""
 import sys, time
@@ -79,34 +84,22 @@ def parse_sink(stdout: Path) -> tuple[float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--inboxes", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=42)
+    parser = ceiling_parser(__doc__)
     parser.add_argument("--commit-documents", type=int, default=1_250)
     args = parser.parse_args()
-    emulator = EmulatorProcess(
-        seed=args.seed, inboxes=args.inboxes, documents=args.documents, now=FIXED_NOW,
-        cache_mb=1536, prefill=True, startup_timeout=600.0,
-    )  # fmt: skip
-    env = child_env()
     contenders = {
         "duckdb": ("duckdb", args.commit_documents),
         "duckdb-one-commit": ("duckdb", args.documents),
         "parquet": ("parquet", args.commit_documents),
     }
     runs: list[Run] = []
-    with emulator, tempfile.TemporaryDirectory(prefix="cf-sinks-") as name:
+    with prefilled_emulator(args) as emulator, tempfile.TemporaryDirectory() as name:
         work = Path(name)
-        config = work / "config.json"
-        credentials = {"auth_type": "api_key", "api_key": ADMIN_API_KEY}
-        config.write_text(json.dumps({"base_url": emulator.base_url, "credentials": credentials}))
-        setup = Setup(args.documents, emulator.base_url, config, work / "unused", env)
+        setup = ceiling_setup(args, work, emulator.base_url)
         source = work / "rows"
         export, _ = command_for("export-parquet", setup, work)
         export[export.index("--parquet") + 1] = str(source)
-        run_child(export, None, work / "export.stderr", env)  # the rows; warms the emulator
+        run_child(export, None, work / "export.stderr", setup.env)  # the rows; a warm-up
         for round_ in range(args.runs):
             order = ["floor", *contenders]
             start = round_ % len(order)
@@ -116,7 +109,7 @@ def main() -> int:
                     if contender == "floor":
                         cmd, stdout = command_for("floor", setup, folder)
                         assert stdout is not None
-                        wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                        wall, cpu, rss = run_child(cmd, stdout, folder / "stderr", setup.env)
                         if parse_floor(stdout) != args.documents:
                             raise RunFailed("floor: not every document")
                     else:
@@ -124,24 +117,15 @@ def main() -> int:
                         target = folder / ("out.duckdb" if kind == "duckdb" else "parquet")
                         cmd = sink_command(kind, source, target, per_commit)
                         stdout = folder / "stdout"
-                        _, cpu, rss = run_child(cmd, stdout, folder / "stderr", env)
+                        _, cpu, rss = run_child(cmd, stdout, folder / "stderr", setup.env)
                         wall, stored = parse_sink(stdout)
                         if stored != args.documents:
                             raise RunFailed(f"{contender}: stored {stored} documents")
                 runs.append(Run(contender, args.documents, round_, wall, cpu, rss))
                 print(f"  round {round_ + 1} {contender:18} {wall:6.2f} s", file=sys.stderr)
-    floor = {r.round: r.wall for r in runs if r.contender == "floor"}
     print(f"{args.documents:,} documents, {args.inboxes} inboxes, {args.runs} rounds, "
           f"commits of {args.commit_documents:,} documents\n")  # fmt: skip
-    print("| contender | seconds (median) | docs/s | × floor (per round) | CPU s / 1k docs |")
-    print("|---|---:|---:|---:|---:|")
-    for contender in ["floor", *contenders]:
-        mine = [r for r in runs if r.contender == contender]
-        wall = statistics.median(r.wall for r in mine)
-        ratio = statistics.median(floor[r.round] / r.wall for r in mine)
-        cpu = statistics.median(r.cpu for r in mine) / args.documents * 1000
-        print(f"| {contender} | {wall:.2f} | {args.documents / wall:,.0f} | {ratio:.2f} "
-              f"| {cpu:.3f} |")  # fmt: skip
+    print_ratio_table(runs, ["floor", *contenders], args.documents)
     return 0
 
 

@@ -361,6 +361,23 @@ static int put_null_values(Column *values, PyObject *correct) {
     return 0;
 }
 
+/* The page and coordinate columns of an atom's upper-left and lower-right corners. */
+static int put_corners(Column *values, int has_upper, const int64_t *ul, int has_lower,
+                       const int64_t *lr) {
+    if (has_upper) {
+        CHECK(put_i64(&values[V_PAGE], ul[0]));
+        CHECK(put_i64(&values[V_UL_LINE], ul[1]));
+        CHECK(put_i64(&values[V_UL_CHAR], ul[2]));
+    } else {
+        CHECK(has_lower ? put_i64(&values[V_PAGE], lr[0]) : put_null(&values[V_PAGE]));
+        CHECK(put_null(&values[V_UL_LINE]));
+        CHECK(put_null(&values[V_UL_CHAR]));
+    }
+    CHECK(has_lower ? put_i64(&values[V_LR_LINE], lr[1]) : put_null(&values[V_LR_LINE]));
+    CHECK(has_lower ? put_i64(&values[V_LR_CHAR], lr[2]) : put_null(&values[V_LR_CHAR]));
+    return 0;
+}
+
 static int put_textual_extra(Column *c, const int64_t *kept, uint32_t size);
 
 /* The 15 value columns of one atom (atoms.atom_values), or NOT_PLAIN. */
@@ -411,17 +428,7 @@ static int put_atom(Column *values, PyObject *atom) {
                                                 : put_null(&values[V_BOOL]));
     CHECK(text == Py_None ? put_null(&values[V_TEXT]) : put_str(&values[V_TEXT], text));
     CHECK(has_conf ? put_f64(&values[V_CONFIDENCE], conf) : put_null(&values[V_CONFIDENCE]));
-    if (has_upper) {
-        CHECK(put_i64(&values[V_PAGE], ul[0]));
-        CHECK(put_i64(&values[V_UL_LINE], ul[1]));
-        CHECK(put_i64(&values[V_UL_CHAR], ul[2]));
-    } else {
-        CHECK(has_lower ? put_i64(&values[V_PAGE], lr[0]) : put_null(&values[V_PAGE]));
-        CHECK(put_null(&values[V_UL_LINE]));
-        CHECK(put_null(&values[V_UL_CHAR]));
-    }
-    CHECK(has_lower ? put_i64(&values[V_LR_LINE], lr[1]) : put_null(&values[V_LR_LINE]));
-    CHECK(has_lower ? put_i64(&values[V_LR_CHAR], lr[2]) : put_null(&values[V_LR_CHAR]));
+    CHECK(put_corners(values, has_upper, ul, has_lower, lr));
     CHECK(put_optional_bool(&values[V_FLAGGED], member(atom, k_flagged)));
     CHECK(put_value_text(&values[V_GOLD], member(atom, k_gold)));
     CHECK(put_optional_bool(&values[V_CORRECT], member(atom, k_correct)));
@@ -1032,23 +1039,10 @@ static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
     CHECK(value->type == J_TRUE || value->type == J_FALSE
               ? put_bool(&values[V_BOOL], value->type == J_TRUE)
               : put_null(&values[V_BOOL]));
-    CHECK(text->type == J_NULL ? put_null(&values[V_TEXT])
-                               : (put_chars(&values[V_TEXT], tape_chars(pg, text), text->count) <
-                                          0
-                                      ? -1
-                                      : 0));
+    if (text->type == J_NULL) CHECK(put_null(&values[V_TEXT]));
+    else if (put_chars(&values[V_TEXT], tape_chars(pg, text), text->count) < 0) return -1;
     CHECK(has_conf ? put_f64(&values[V_CONFIDENCE], conf) : put_null(&values[V_CONFIDENCE]));
-    if (has_upper) {
-        CHECK(put_i64(&values[V_PAGE], ul[0]));
-        CHECK(put_i64(&values[V_UL_LINE], ul[1]));
-        CHECK(put_i64(&values[V_UL_CHAR], ul[2]));
-    } else {
-        CHECK(has_lower ? put_i64(&values[V_PAGE], lr[0]) : put_null(&values[V_PAGE]));
-        CHECK(put_null(&values[V_UL_LINE]));
-        CHECK(put_null(&values[V_UL_CHAR]));
-    }
-    CHECK(has_lower ? put_i64(&values[V_LR_LINE], lr[1]) : put_null(&values[V_LR_LINE]));
-    CHECK(has_lower ? put_i64(&values[V_LR_CHAR], lr[2]) : put_null(&values[V_LR_CHAR]));
+    CHECK(put_corners(values, has_upper, ul, has_lower, lr));
     CHECK(tape_optional_bool(&values[V_FLAGGED], SLOT(A_FLAGGED)));
     CHECK(tape_value_text(&values[V_GOLD], pg, SLOT(A_GOLD), nogil));
     CHECK(tape_optional_bool(&values[V_CORRECT], SLOT(A_CORRECT)));
