@@ -11,8 +11,9 @@
  * rule is Python's own (a float's `repr`, a numeric string's value, compact JSON), the
  * Python function is called, so there is one definition of every rule.
  * The same rows are read from a `Subtree` (an object left on the tape of a page parsed by
- * `parse_page`, _tape.h, for lazy.py) by the `tape_*` readers, without the GIL; a rule
- * that needs Python there makes them start again with it (RETRY).
+ * `parse_page`, _tape.h, for lazy.py) by the `tape_*` readers, with the GIL held (four
+ * calls a document: releasing it each time made each one wait behind the reader threads,
+ * measured; the parse, once a page, runs without it).
  * unit_tests/test_normalize_fast.py proves the rows identical to the specification's.
  */
 #define PY_SSIZE_T_CLEAN
@@ -91,10 +92,6 @@ static PyObject *k_value, *k_text, *k_confidence, *k_upper, *k_lower, *k_flagged
     *k_correct, *k_textual;
 
 #define NOT_PLAIN 1 /* returned by the atom readers: not an error, ask the specification */
-#ifndef NOGIL_ADD
-#define NOGIL_ADD 0
-#endif
-#define RETRY 2     /* a tape reader without the GIL met a form that needs Python */
 
 /* NULL with the exception set: the one a failed call left, else MemoryError (the
  * buffers grow without the GIL, so they cannot raise it themselves). */
@@ -664,8 +661,7 @@ static int add_line_items(AtomTable *t, const Base *b, PyObject *lines) {
 
 typedef struct {
     PyObject_HEAD
-    Py_buffer body; /* the bytes parsed, held (a bytearray cannot resize meanwhile):
-                     * unescaped strings point into them */
+    Py_buffer body; /* the bytes parsed, held: unescaped strings point into them */
     Tape tape;
 } Page;
 
@@ -783,7 +779,7 @@ static PyObject *tape_build(Page *pg, uint32_t i, int role) {
     case J_ARR: {
         PyObject *list = PyList_New((Py_ssize_t)n->count);
         if (list == NULL) return NULL;
-        int item_role = role == R_RESULTS || role == R_TOP ? R_DOCUMENT
+        int item_role = role == R_RESULTS ? R_DOCUMENT
                         : role == R_VERSIONS               ? R_HOLDER
                                                            : R_ANY;
         uint32_t at = i + 1;
@@ -835,10 +831,11 @@ static PyObject *tape_build(Page *pg, uint32_t i, int role) {
     }
 }
 
-/* parse_page(body: bytes | bytearray) -> the decoded body with Subtrees, or None: not
- * taken. */
+/* parse_page(body: bytes) -> the decoded body with Subtrees, or None: not taken. Only
+ * bytes: they cannot change while the parse checks them without the GIL, nor under the
+ * Subtrees afterwards (lazy.loads copies a bytearray). */
 static PyObject *parse_page(PyObject *module, PyObject *body) {
-    if (!PyBytes_CheckExact(body) && !PyByteArray_CheckExact(body)) Py_RETURN_NONE;
+    if (!PyBytes_CheckExact(body)) Py_RETURN_NONE;
     Page *pg = PyObject_New(Page, &PageType);
     if (pg == NULL) return NULL;
     memset(&pg->tape, 0, sizeof pg->tape);
@@ -891,7 +888,7 @@ static int canonical_float(const char *s, uint32_t n) {
     return zeros <= 3 && frac_digits - zeros <= 15;
 }
 
-static int tape_value_text(Column *c, const Page *pg, const JNode *v, int nogil) {
+static int tape_value_text(Column *c, const Page *pg, const JNode *v) {
     switch (v->type) {
     case J_NULL: return put_null(c);
     case J_STR: return put_chars(c, tape_chars(pg, v), v->count) < 0 ? -1 : 0;
@@ -901,7 +898,6 @@ static int tape_value_text(Column *c, const Page *pg, const JNode *v, int nogil)
         const char *source = (const char *)pg->body.buf + v->src;
         if (canonical_float(source, v->count))
             return put_chars(c, source, v->count) < 0 ? -1 : 0;
-        if (nogil) return RETRY; /* dtoa's allocator needs the GIL */
         char *r = PyOS_double_to_string(v->v.d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (r == NULL) return -1;
         int rc = put_chars(c, r, (Py_ssize_t)strlen(r));
@@ -917,7 +913,7 @@ static int tape_value_text(Column *c, const Page *pg, const JNode *v, int nogil)
     }
 }
 
-static int tape_value_number(Column *c, const Page *pg, const JNode *v, int nogil) {
+static int tape_value_number(Column *c, const Page *pg, const JNode *v) {
     if (v->type == J_FLOAT) return put_f64(c, v->v.d); /* finite: the tape has no other */
     if (v->type == J_INT) {
         double d = (double)v->v.i;
@@ -935,12 +931,6 @@ static int tape_value_number(Column *c, const Page *pg, const JNode *v, int nogi
     if (!numeric_text(text, n, &integer)) return put_null(c);
     if (!integer) {
         char *end;
-        if (nogil) { /* C's strtod rounds correctly, as float() does; anything odd: RETRY */
-            errno = 0;
-            double d = strtod(text, &end);
-            if (end != text + n || errno == ERANGE) return RETRY;
-            return isfinite(d) ? put_f64(c, d) : put_null(c);
-        }
         double d = PyOS_string_to_double(text, &end, NULL);
         if (d == -1.0 && PyErr_Occurred()) return failed_call();
         if (end != text + n) return NOT_PLAIN;
@@ -951,7 +941,6 @@ static int tape_value_number(Column *c, const Page *pg, const JNode *v, int nogi
         double d = (double)x;
         return (int64_t)d == x ? put_f64(c, d) : put_null(c);
     }
-    if (nogil) return RETRY;
     PyObject *s = PyUnicode_FromStringAndSize(text, n);
     if (s == NULL) return -1;
     PyObject *out = PyObject_CallOneArg(py_value_number, s);
@@ -994,7 +983,7 @@ static const char *const TAPE_ATOM_KEYS[] = {"value", "text", "confidence", "upp
 enum { A_VALUE, A_TEXT, A_CONFIDENCE, A_UPPER, A_LOWER, A_TEXTUAL, A_FLAGGED, A_GOLD, A_CORRECT };
 static const JNode TAPE_NULL = {.type = J_NULL};
 
-static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
+static int tape_atom(Column *values, const Page *pg, uint32_t i) {
     const JNode *atom = tape_at(pg, i);
     if (atom->type == J_NULL) return put_null_values(values, NULL);
     if (atom->type != J_OBJ) return NOT_PLAIN;
@@ -1033,8 +1022,8 @@ static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
     else if (confidence->type == J_INT) conf = (double)confidence->v.i;
     else if (confidence->type == J_NULL) has_conf = 0;
     else return NOT_PLAIN;
-    CHECK(tape_value_text(&values[V_VALUE], pg, value, nogil));
-    CHECK(tape_value_number(&values[V_NUMBER], pg, value, nogil));
+    CHECK(tape_value_text(&values[V_VALUE], pg, value));
+    CHECK(tape_value_number(&values[V_NUMBER], pg, value));
     CHECK(tape_value_date(&values[V_DATE], pg, value));
     CHECK(value->type == J_TRUE || value->type == J_FALSE
               ? put_bool(&values[V_BOOL], value->type == J_TRUE)
@@ -1044,7 +1033,7 @@ static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
     CHECK(has_conf ? put_f64(&values[V_CONFIDENCE], conf) : put_null(&values[V_CONFIDENCE]));
     CHECK(put_corners(values, has_upper, ul, has_lower, lr));
     CHECK(tape_optional_bool(&values[V_FLAGGED], SLOT(A_FLAGGED)));
-    CHECK(tape_value_text(&values[V_GOLD], pg, SLOT(A_GOLD), nogil));
+    CHECK(tape_value_text(&values[V_GOLD], pg, SLOT(A_GOLD)));
     CHECK(tape_optional_bool(&values[V_CORRECT], SLOT(A_CORRECT)));
     if (keep_textual) {
         int64_t kept[6];
@@ -1057,10 +1046,43 @@ static int tape_atom(Column *values, const Page *pg, uint32_t i, int nogil) {
     return put_null(&values[V_EXTRA]);
 }
 
-/* Whether an object has a key twice (a dict keeps the last; the readers then differ). */
+static uint32_t key_hash(const char *s, uint32_t n) {
+    uint32_t h = 2166136261u;
+    for (uint32_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 16777619u;
+    return h;
+}
+
+/* Whether an object has a key twice (a dict keeps the last; the readers then differ):
+ * pairwise for a few keys, else through a hash table of key nodes (-1: no memory). */
 static int tape_repeats_key(const Page *pg, uint32_t i) {
     const JNode *obj = tape_at(pg, i);
     if (obj->count < 2) return 0;
+    if (obj->count > 16) {
+        uint32_t size = 64;
+        while (size < 2 * obj->count) size *= 2;
+        uint32_t *slots = PyMem_RawCalloc(size, sizeof(uint32_t)); /* key node + 1; 0: free */
+        if (slots == NULL) return -1;
+        int repeated = 0;
+        uint32_t at = i + 1;
+        for (uint32_t k = 0; k < obj->count && !repeated; k++) {
+            const JNode *key = tape_at(pg, at);
+            const char *chars = tape_chars(pg, key);
+            uint32_t h = key_hash(chars, key->count) & (size - 1);
+            while (slots[h]) {
+                const JNode *seen = tape_at(pg, slots[h] - 1);
+                if (seen->count == key->count &&
+                    memcmp(tape_chars(pg, seen), chars, key->count) == 0) {
+                    repeated = 1;
+                    break;
+                }
+                h = (h + 1) & (size - 1);
+            }
+            slots[h] = at + 1;
+            at = tape_at(pg, at + 1)->end;
+        }
+        PyMem_RawFree(slots);
+        return repeated;
+    }
     uint32_t at = i + 1;
     for (uint32_t k = 0; k < obj->count; k++) {
         const JNode *key = tape_at(pg, at);
@@ -1077,10 +1099,11 @@ static int tape_repeats_key(const Page *pg, uint32_t i) {
     return 0;
 }
 
-static int tape_fields(AtomTable *t, const Base *b, const Page *pg, uint32_t i, int nogil) {
+static int tape_fields(AtomTable *t, const Base *b, const Page *pg, uint32_t i) {
     Column *c = t->columns, *values = &t->columns[t->values_at];
     const JNode *obj = tape_at(pg, i);
-    if (tape_repeats_key(pg, i)) return NOT_PLAIN;
+    int twice = tape_repeats_key(pg, i);
+    if (twice) return twice < 0 ? -1 : NOT_PLAIN;
     uint32_t at = i + 1;
     for (uint32_t k = 0; k < obj->count; k++) {
         const JNode *name = tape_at(pg, at), *atoms = tape_at(pg, at + 1);
@@ -1103,7 +1126,7 @@ static int tape_fields(AtomTable *t, const Base *b, const Page *pg, uint32_t i, 
             CHECK(put_base(t, b));
             CHECK(put_chars(&c[N_BASE], name_chars, name->count) < 0 ? -1 : 0);
             CHECK(put_i64(&c[N_BASE + 1], o));
-            CHECK(tape_atom(values, pg, item, nogil));
+            CHECK(tape_atom(values, pg, item));
             t->rows++;
             item = tape_at(pg, item)->end;
         }
@@ -1112,11 +1135,11 @@ static int tape_fields(AtomTable *t, const Base *b, const Page *pg, uint32_t i, 
     return 0;
 }
 
-static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t i,
-                           int nogil) {
+static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t i) {
     Column *c = t->columns, *values = &t->columns[t->values_at];
     const JNode *obj = tape_at(pg, i);
-    if (tape_repeats_key(pg, i)) return NOT_PLAIN;
+    int twice = tape_repeats_key(pg, i);
+    if (twice) return twice < 0 ? -1 : NOT_PLAIN;
     uint32_t at = i + 1;
     for (uint32_t k = 0; k < obj->count; k++) {
         const JNode *table = tape_at(pg, at), *rows = tape_at(pg, at + 1);
@@ -1130,7 +1153,8 @@ static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t
         for (uint32_t r = 0; r < rows->count; r++) {
             const JNode *cells = tape_at(pg, row);
             if (cells->type == J_OBJ) {
-                if (tape_repeats_key(pg, row)) return NOT_PLAIN;
+                int twice = tape_repeats_key(pg, row);
+                if (twice) return twice < 0 ? -1 : NOT_PLAIN;
                 uint32_t cell = row + 1;
                 for (uint32_t m = 0; m < cells->count; m++) {
                     const JNode *column = tape_at(pg, cell);
@@ -1141,7 +1165,7 @@ static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t
                     CHECK(put_chars(&c[N_BASE + 2], tape_chars(pg, column), column->count) < 0
                               ? -1
                               : 0);
-                    CHECK(tape_atom(values, pg, cell + 1, nogil));
+                    CHECK(tape_atom(values, pg, cell + 1));
                     t->rows++;
                     cell = tape_at(pg, cell + 1)->end;
                 }
@@ -1168,22 +1192,9 @@ static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
     Py_ssize_t before = self->rows;
     int rc;
     if (Py_IS_TYPE(obj, &SubtreeType)) {
-        /* An object node (tape_build makes no other Subtree), read without the GIL; a
-         * form that needs Python (RETRY) is read again with it. */
-        Subtree *sub = (Subtree *)obj;
-        for (int nogil = NOGIL_ADD; nogil >= 0; nogil--) {
-            if (nogil) {
-                Py_BEGIN_ALLOW_THREADS
-                rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node, 1)
-                                      : tape_fields(self, &b, sub->page, sub->node, 1);
-                Py_END_ALLOW_THREADS
-            } else {
-                rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node, 0)
-                                      : tape_fields(self, &b, sub->page, sub->node, 0);
-            }
-            if (rc != RETRY) break;
-            truncate_to(self, before);
-        }
+        Subtree *sub = (Subtree *)obj; /* an object node: tape_build makes no other */
+        rc = self->line_items ? tape_line_items(self, &b, sub->page, sub->node)
+                              : tape_fields(self, &b, sub->page, sub->node);
     } else if (PyDict_CheckExact(obj)) {
         rc = self->line_items ? add_line_items(self, &b, obj) : add_fields(self, &b, obj);
     } else {

@@ -71,6 +71,7 @@ static inline int64_t tape_node(Tape *t, uint8_t type) {
 }
 
 static int side_put(Tape *t, const void *src, size_t n) {
+    if (n == 0) return 0; /* t->side may still be NULL */
     if (t->side_len + n > t->side_cap) {
         size_t cap = t->side_cap ? t->side_cap : 4096;
         while (cap < t->side_len + n) cap *= 2;

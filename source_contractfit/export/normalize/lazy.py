@@ -5,7 +5,8 @@ GIL, and 95% of it is the `annotations` and `lines` objects of every version, wh
 the native normalizer reads. `loads` parses the page in C without the GIL (the walk's
 threads then decode pages in parallel) and builds the Python objects jsonbody.loads
 would, except that each such object of a version or of `prediction` is a `Subtree` of
-the parsed page; `AtomTable.add` reads its rows straight from it.
+the parsed page; `AtomTable.add` reads its rows straight from it (with the GIL held:
+four calls a document, each of which waited behind the reader threads when it let go).
 
 It gives the same value as jsonbody.loads or leaves the body to it: a body the C parser
 does not take whole (invalid JSON, an integer of 19 digits or more, a lone surrogate, a
@@ -41,7 +42,9 @@ def decoder() -> Decoder | None:
 def loads(body: bytes | bytearray) -> Any:
     """The JSON value of a page (jsonbody.loads's), its big objects left as Subtrees."""
     if parse_page is not None and type(body) in (bytes, bytearray):
-        value = parse_page(body)
+        # A copy of a bytearray: the parse reads it without the GIL, and the Subtrees
+        # after it, so it must not change meanwhile (bytes cannot).
+        value = parse_page(bytes(body) if type(body) is bytearray else body)
         if value is not None:
             return value
     return jsonbody.loads(body)

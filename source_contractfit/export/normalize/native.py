@@ -1,8 +1,8 @@
 """The native buffers of `fields` and `line_items`: rows written by C into Arrow buffers.
 
 Those two tables hold ~95% of a document's rows. `_native.c` reads a version's
-`annotations` / `lines` (a dict, or a `Subtree` of a page parsed by `lazy.loads`, read
-without the GIL) and appends their rows without a Python object per value;
+`annotations` / `lines` (a dict, or a `Subtree` of a page parsed by `lazy.loads`) and
+appends their rows without a Python object per value;
 `NativeBuffer` gives that C table the interface of `ColumnBuffer` (mark, rollback, keep,
 take), so the Normalizer buffers both kinds alike. A version the C code does not call
 plain (an unknown key, an odd type) raises `NotPlain`, and the document goes through the
