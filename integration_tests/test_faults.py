@@ -204,10 +204,13 @@ def test_kill_9_at_ten_random_points_then_rerun_equals_the_clean_export(tmp_path
             sys.executable, "-m", "source_contractfit.cli.main", "export", "--quiet",
             "--config", str(tmp_path / "config.json"), *target,
         ]  # fmt: skip
-        # The kill points: seconds after each (re)start. A resumed export still takes about
-        # 2.5 s (the stats lookback is read again), so points up to 2.2 s hit a running one.
+        # The kill points: seconds after each (re)start, up to 85% of what a resumed export
+        # takes here (it reads the stats lookback again), so that they hit a running one.
+        started = time.monotonic()
+        assert export(clean, config, "--duckdb", str(clean / "out.duckdb")).returncode == 0
+        resumed = time.monotonic() - started
         rng = random.Random(8)
-        points = [round(rng.uniform(0.4, 2.2), 2) for _ in range(10)]
+        points = [round(rng.uniform(0.4, max(0.6, 0.85 * resumed)), 2) for _ in range(10)]
         killed = []
         for delay in points:
             proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
