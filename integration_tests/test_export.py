@@ -282,3 +282,65 @@ def test_checkpoints_are_committed_in_batches_of_rows_or_time(
         inboxes = json.loads(blob)["partitions"]  # the review clock differs between runs
         cursors.append({i: (s["cursor"], s["last_id_at_cursor"]) for i, s in inboxes.items()})
     assert cursors[0] == cursors[1] and len(cursors[0]) == 2
+
+
+def test_commits_between_durable_ones_ride_in_one_duckdb_transaction(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit is durable (DuckDB COMMITs) every DURABLE_COMMIT_SECONDS and at a unit's
+    end; the ones between stay in its transaction. Same content; and a stream that fails
+    makes the checkpoints it reached durable there and then."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.api.errors import TransientError
+    from source_contractfit.export import exporter
+    from source_contractfit.export.sinks import DuckDBSink
+    from source_contractfit.read.events import Checkpoint
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(api_key_config(emu.base_url, checkpoint_interval=20)))
+    applied: list[tuple[bool, dict[str, Any]]] = []
+    real_apply = DuckDBSink.apply
+
+    def spy(self: DuckDBSink, commit: Any, sequence: int) -> None:
+        applied.append((commit.durable, dict(commit.states)))
+        real_apply(self, commit, sequence)
+
+    def run_once(target: Path) -> int:
+        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
+            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
+        assert code in (0, 3), err.getvalue()
+        return code
+
+    assert run_once(tmp_path / "reference.duckdb") == 0
+    monkeypatch.setattr(DuckDBSink, "apply", spy)
+    monkeypatch.setattr(exporter, "CHECKPOINT_COMMIT_ROWS", 1)  # every checkpoint commits
+    monkeypatch.setattr(exporter, "DURABLE_COMMIT_SECONDS", 3600.0)
+    assert run_once(tmp_path / "staged.duckdb") == 0
+    durable = [d for d, _ in applied]
+    assert len(durable) >= 25 and durable.count(True) == 1 and durable[-1], durable
+    assert duckdb_digests(tmp_path / "staged.duckdb") == duckdb_digests(
+        tmp_path / "reference.duckdb"
+    )
+
+    applied.clear()
+    real_read = exporter.read_unit
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        checkpoints = 0
+        for item in real_read(*args, **kwargs):
+            yield item
+            checkpoints += isinstance(item, Checkpoint)
+            if checkpoints == 5:
+                raise TransientError("the server went away")
+
+    monkeypatch.setattr(exporter, "read_unit", failing)
+    assert run_once(tmp_path / "failed.duckdb") == 3
+    durable = [d for d, _ in applied]
+    assert durable[:5] == [False] * 5 and durable[-1], durable  # made durable at the failure
+    reached = applied[4][1]["documents"]
+    with duckdb.connect(str(tmp_path / "failed.duckdb"), read_only=True) as con:
+        ((blob,),) = con.execute("SELECT blob FROM _contractfit_state").fetchall()
+        ((stored,),) = con.execute("SELECT count(*) FROM documents").fetchall()
+    assert json.loads(blob) == reached and stored >= 5 * 20 - 20

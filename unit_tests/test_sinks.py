@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
 from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink
-from source_contractfit.export.sinks.duckdb_sink import MEMORY_LIMIT_MB, memory_needed_mb
+from source_contractfit.export.sinks.duckdb_sink import MEMORY_LIMIT_MB, MIB, memory_needed_mb
 from source_contractfit.export.sinks.parquet_sink import INTENT_FILE
 
 TS = pa.timestamp("us", tz="UTC")
@@ -159,6 +161,93 @@ def test_duckdb_commit_is_all_or_nothing(tmp_path: Path) -> None:
         sink.apply(broken, 2)
     assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
     assert sink.load_state().streams == {"documents": {"pos": 1}}
+
+
+def durable_view(tmp: Path) -> tuple[list[str], dict[str, Any]]:
+    """The documents and state another process finds in the file (a crash's view)."""
+    script = (
+        "import duckdb, json, sys\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "ids = sorted(r[0] for r in con.execute('SELECT id FROM documents').fetchall())\n"
+        "state = {s: json.loads(b) for s, b in "
+        "con.execute('SELECT stream, blob FROM _contractfit_state').fetchall()}\n"
+        "print(json.dumps([ids, state]))\n"
+    )
+    copy = tmp / "copy.duckdb"  # a copy: the sink's process holds the file's lock
+    copy.write_bytes((tmp / "db.duckdb").read_bytes())
+    wal = tmp / "db.duckdb.wal"
+    if wal.exists():
+        (tmp / "copy.duckdb.wal").write_bytes(wal.read_bytes())
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(copy)], capture_output=True, text=True, check=True
+    )
+    copy.unlink()
+    Path(f"{copy}.wal").unlink(missing_ok=True)
+    ids, state = orjson.loads(found.stdout)
+    return ids, state
+
+
+def staged(docs: dict[str, list[str]], state: dict[str, Any]) -> Commit:
+    commit = document_commit(docs, state)
+    commit.durable = False
+    return commit
+
+
+def test_duckdb_holds_commits_not_durable_in_one_transaction_until_a_durable_one(
+    tmp_path: Path,
+) -> None:
+    """The file holds the last durable commit, data and state, until the next durable
+    one stores everything since: what a crash in between would find."""
+    sink = open_sink("duckdb", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
+    sink.apply(staged({"b": ["x"]}, {"pos": 2}), 2)
+    sink.apply(staged({"c": ["x"]}, {"pos": 3}), 3)
+    # The sink's own connection sees its transaction; the file does not have it yet.
+    assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a", "b", "c"]
+    assert durable_view(tmp_path) == (["a"], {"documents": {"pos": 1}})
+    sink.apply(document_commit({"d": ["x"]}, {"pos": 4}), 4)
+    assert durable_view(tmp_path) == (["a", "b", "c", "d"], {"documents": {"pos": 4}})
+    assert sink.load_state().sequence == 4
+    sink.close()
+
+
+def test_a_failed_commit_rolls_back_the_staged_ones_with_it(tmp_path: Path) -> None:
+    sink = open_sink("duckdb", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
+    sink.apply(staged({"b": ["x"]}, {"pos": 2}), 2)
+    broken = staged({"c": ["x"]}, {"pos": 3})
+    broken.add("stats_fields", pa.RecordBatch.from_pylist([{"nope": 1}]))  # wrong schema
+    with pytest.raises((KeyError, duckdb.Error, pa.ArrowInvalid)):
+        sink.apply(broken, 3)
+    assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
+    assert sink.load_state().streams == {"documents": {"pos": 1}}
+    sink.apply(document_commit({"e": ["x"]}, {"pos": 5}), 5)  # a new transaction begins
+    assert durable_view(tmp_path) == (["a", "e"], {"documents": {"pos": 5}})
+    sink.close()
+
+
+def test_closing_stores_the_staged_commits_which_are_whole(tmp_path: Path) -> None:
+    sink = open_sink("duckdb", tmp_path)
+    sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
+    sink.apply(staged({"b": ["x", "y"]}, {"pos": 2}), 2)
+    sink.close()
+    assert durable_view(tmp_path) == (["a", "b"], {"documents": {"pos": 2}})
+
+
+def test_a_commit_lifting_the_memory_cap_is_durable_at_once(tmp_path: Path) -> None:
+    """The cap is lowered again after the call, so its large value is committed within."""
+    sink = open_sink("duckdb", tmp_path)
+    big = staged({"a": ["x"]}, {"pos": 1})
+    big.add(
+        "fields",
+        batch(
+            "fields",
+            [{"document_id": "a", "inbox_id": "i1", "field_name": "big", "value": "v" * (2 * MIB)}],
+        ),
+    )
+    sink.apply(big, 1)
+    assert durable_view(tmp_path) == (["a"], {"documents": {"pos": 1}})
+    sink.close()
 
 
 def test_duckdb_sink_stores_data_and_state_only(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 The same config file and the same engine as the Airbyte source; the state stored with
 the data is the Airbyte state blob. Between two checkpoints the rows are normalized to
 Arrow and buffered; at a checkpoint they are committed to every sink together with the
-state that covers them (once enough rows or time have gathered: CHECKPOINT_COMMIT_*), so
-a crash anywhere resumes exactly where the committed data ends. Commits are stored by a
+state that covers them (once enough rows or time have gathered: CHECKPOINT_COMMIT_*) and
+made durable at least every DURABLE_COMMIT_SECONDS, so a crash anywhere resumes exactly
+where the durable data ends. Commits are stored by a
 background thread (committer.py) while the next rows are read.
 """
 
@@ -70,6 +71,11 @@ MAX_BUFFERED_ROWS = 200_000
 # (DuckDB): the engine checkpoints every 1,000 documents, a commit then held ~80k rows.
 CHECKPOINT_COMMIT_ROWS = 100_000
 CHECKPOINT_COMMIT_SECONDS = 10.0
+# A commit is durable (DuckDB: its transaction COMMITs) once this long after the last
+# durable one, and at the end of a unit; the commits between ride in its transaction.
+# A crash loses at most this much reading; COMMIT, which checkpoints every table it
+# touched, then costs once per this interval rather than once per 100k rows.
+DURABLE_COMMIT_SECONDS = 10.0
 
 
 @dataclass
@@ -162,6 +168,8 @@ class Exporter:
         self.committer: Committer[tuple[Commit, int]] | None = None
         self._pending: Commit | None = None  # states and rows not committed yet
         self._sequence = 0  # the last commit's sequence (a failed unit's commits count)
+        self._staged = False  # a commit not durable yet was submitted since the last durable
+        self._last_durable = time.monotonic()
         self.collector = CollectEvery()  # automatic GC off while run() reads
         self.streams = streams
         self.progress = progress
@@ -255,8 +263,8 @@ class Exporter:
         except ContractfitError:
             # The states gathered since the last commit cover rows in the buffers: store
             # them (with every row buffered, which no state claims yet, as a data-only
-            # commit does) so a failed stream keeps each checkpoint it reached.
-            if self._pending is not None and self._pending.states:
+            # commit does), durably, so a failed stream keeps each checkpoint it reached.
+            if self._pending is not None and (self._pending.states or self._staged):
                 self._commit(self._pending, normalizer, sequence)
             raise
         for stream in unit:
@@ -290,7 +298,7 @@ class Exporter:
                     normalizer.add_record(item.stream, item.data)
                 self.progress.advance(sum(self.result.records.values()), self.result.documents)
                 if normalizer.buffered_rows() >= MAX_BUFFERED_ROWS:
-                    sequence = self._commit(commit, normalizer, sequence)
+                    sequence = self._commit(commit, normalizer, sequence, self._durable_due())
                     commit = self._pending = Commit()
                     last_commit = time.monotonic()
             elif isinstance(item, Checkpoint):
@@ -301,19 +309,29 @@ class Exporter:
                     normalizer.buffered_rows() >= CHECKPOINT_COMMIT_ROWS
                     or waited >= CHECKPOINT_COMMIT_SECONDS
                 ):
-                    sequence = self._commit(commit, normalizer, sequence)
+                    sequence = self._commit(commit, normalizer, sequence, self._durable_due())
                     commit = self._pending = Commit()
                     last_commit = time.monotonic()
         return sequence, commit
 
-    def _commit(self, commit: Commit, normalizer: Normalizer, sequence: int) -> int:
+    def _durable_due(self) -> bool:
+        return time.monotonic() - self._last_durable >= DURABLE_COMMIT_SECONDS
+
+    def _commit(
+        self, commit: Commit, normalizer: Normalizer, sequence: int, durable: bool = True
+    ) -> int:
         for table, batch in normalizer.flush():
             commit.add(table, batch)
         self._pending = None
-        if commit.empty():
+        commit.durable = durable
+        # An empty durable commit still ends the transaction of the ones staged before it.
+        if commit.empty() and not (durable and self._staged):
             return sequence
         sequence = max(sequence, self._sequence) + 1
         self._sequence = sequence
+        self._staged = not durable
+        if durable:
+            self._last_durable = time.monotonic()
         assert self.committer is not None
         self.committer.submit((commit, sequence))
         self.collector.committed(len(commit.document_ids))

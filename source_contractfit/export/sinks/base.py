@@ -2,8 +2,10 @@
 
 A `Commit` is everything between two checkpoints: record batches per table plus the
 Airbyte state blobs that become true once those rows are stored. A sink applies a commit
-all-or-nothing (DuckDB: one transaction) or data-first-state-last (Parquet). How a
-table's old rows give way to new ones depends on its kind:
+all-or-nothing (DuckDB: one transaction) or data-first-state-last (Parquet). A commit that
+is not `durable` may be held by a sink that can (DuckDB keeps its transaction open) and
+made durable with a later one: a crash then falls back to the last durable commit, still
+whole. How a table's old rows give way to new ones depends on its kind:
 
 - DOCUMENT: rows belong to a document (`id` / `document_id`); a re-emitted document
   replaces every row it had, in every document table, including rows that disappeared;
@@ -54,12 +56,14 @@ def table_kind(table: str) -> TableKind:
 @dataclass
 class Commit:
     """Rows to store and the state they make true. `snapshots` are tables whose stream
-    was read completely in this commit and so replace their old content whole."""
+    was read completely in this commit and so replace their old content whole.
+    `durable=False`: the sink may wait for a later commit before making it durable."""
 
     batches: dict[str, list[pa.RecordBatch]] = field(default_factory=dict)
     states: dict[str, Any] = field(default_factory=dict)
     snapshots: set[str] = field(default_factory=set)
     document_ids: set[str] = field(default_factory=set)
+    durable: bool = True
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
