@@ -152,12 +152,20 @@ def test_keyed_rows_upsert_and_snapshots_replace(kind: str, tmp_path: Path) -> N
     assert rows(kind, tmp_path, "inboxes", sink) == [("i1", "new")]
 
 
+# What applying a commit with a batch of the wrong schema raises.
+REFUSED = (KeyError, duckdb.Error, pa.ArrowInvalid)
+
+
+def with_a_wrong_schema(commit: Commit) -> Commit:
+    commit.add("stats_fields", pa.RecordBatch.from_pylist([{"nope": 1}]))
+    return commit
+
+
 def test_duckdb_commit_is_all_or_nothing(tmp_path: Path) -> None:
     sink = open_sink("duckdb", tmp_path)
     sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
-    broken = document_commit({"b": ["x"]}, {"pos": 2})
-    broken.add("stats_fields", pa.RecordBatch.from_pylist([{"nope": 1}]))  # wrong schema
-    with pytest.raises((KeyError, duckdb.Error, pa.ArrowInvalid)):
+    broken = with_a_wrong_schema(document_commit({"b": ["x"]}, {"pos": 2}))
+    with pytest.raises(REFUSED):
         sink.apply(broken, 2)
     assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
     assert sink.load_state().streams == {"documents": {"pos": 1}}
@@ -215,9 +223,8 @@ def test_a_failed_commit_rolls_back_the_staged_ones_with_it(tmp_path: Path) -> N
     sink = open_sink("duckdb", tmp_path)
     sink.apply(document_commit({"a": ["x"]}, {"pos": 1}), 1)
     sink.apply(staged({"b": ["x"]}, {"pos": 2}), 2)
-    broken = staged({"c": ["x"]}, {"pos": 3})
-    broken.add("stats_fields", pa.RecordBatch.from_pylist([{"nope": 1}]))  # wrong schema
-    with pytest.raises((KeyError, duckdb.Error, pa.ArrowInvalid)):
+    broken = with_a_wrong_schema(staged({"c": ["x"]}, {"pos": 3}))
+    with pytest.raises(REFUSED):
         sink.apply(broken, 3)
     assert [r[0] for r in rows("duckdb", tmp_path, "documents", sink)] == ["a"]
     assert sink.load_state().streams == {"documents": {"pos": 1}}

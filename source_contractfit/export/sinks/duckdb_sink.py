@@ -150,10 +150,10 @@ class DuckDBSink:
     def apply(self, commit: Commit, sequence: int) -> None:
         """Store `commit` in the open transaction (begun if none is), then COMMIT it if it
         is durable. A commit that is not durable stays in the transaction with the ones
-        before it: a COMMIT costs DuckDB a checkpoint of every table it touched, which
-        took 0.4 s at each of the eight commits of 10,000 documents (5 of its 3.5 s of
-        storing them; 2.1 s when a transaction held four). A failure rolls back all the
-        transaction holds: the file keeps the last durable commit, data and state."""
+        before it: a COMMIT costs DuckDB a checkpoint of every table it touched (storing
+        10,000 documents in eight commits took 4.5 s, 3.1 s of them in COMMIT; with one
+        COMMIT for the eight, 2.0-2.1 s). A failure rolls back all the transaction
+        holds: the file keeps the last durable commit, data and state."""
         con = self.con
         needed_mb = memory_needed_mb(commit)
         if needed_mb > MEMORY_LIMIT_MB:
