@@ -344,3 +344,49 @@ def test_commits_between_durable_ones_ride_in_one_duckdb_transaction(
         ((blob,),) = con.execute("SELECT blob FROM _contractfit_state").fetchall()
         ((stored,),) = con.execute("SELECT count(*) FROM documents").fetchall()
     assert json.loads(blob) == reached and stored >= 5 * 20 - 20
+
+
+def test_a_duckdb_transaction_holds_a_bounded_number_of_rows(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB keeps an open transaction's rows in memory, so the commits riding in one
+    stay under DURABLE_COMMIT_ROWS rows, whatever the time bound says; same content."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.export import exporter
+    from source_contractfit.export.sinks import DuckDBSink
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(api_key_config(emu.base_url, checkpoint_interval=20)))
+    applied: list[tuple[bool, int]] = []
+    real_apply = DuckDBSink.apply
+
+    def spy(self: DuckDBSink, commit: Any, sequence: int) -> None:
+        applied.append((commit.durable, commit.rows()))
+        real_apply(self, commit, sequence)
+
+    def run_once(target: Path) -> None:
+        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
+            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
+        assert code == 0, err.getvalue()
+
+    run_once(tmp_path / "reference.duckdb")
+    monkeypatch.setattr(DuckDBSink, "apply", spy)
+    monkeypatch.setattr(exporter, "CHECKPOINT_COMMIT_ROWS", 1)  # every checkpoint commits
+    monkeypatch.setattr(exporter, "DURABLE_COMMIT_SECONDS", 3600.0)
+    monkeypatch.setattr(exporter, "DURABLE_COMMIT_ROWS", 8_000)
+    run_once(tmp_path / "bounded.duckdb")
+    transactions, rows = [], 0
+    for durable, count in applied:
+        rows += count
+        if durable:
+            transactions.append(rows)
+            rows = 0
+    # ~40k rows in 25+ commits of ~1,600: several transactions, none past the bound by
+    # more than the commit that reached it.
+    assert len(applied) >= 25 and len(transactions) >= 4 and rows == 0, applied
+    assert max(transactions) < 8_000 + max(count for _, count in applied), transactions
+    assert duckdb_digests(tmp_path / "bounded.duckdb") == duckdb_digests(
+        tmp_path / "reference.duckdb"
+    )

@@ -76,6 +76,13 @@ CHECKPOINT_COMMIT_SECONDS = 10.0
 # A crash loses at most this much reading; COMMIT, which checkpoints every table it
 # touched, then costs once per this interval rather than once per 100k rows.
 DURABLE_COMMIT_SECONDS = 10.0
+# ... and once the commits it would hold reach this many rows: DuckDB keeps a transaction's
+# appended rows in memory until COMMIT. With only the time bound, a 10k-document export
+# rode in one transaction and peaked at 515-537 MB (445-460 MB with a COMMIT per commit),
+# a 100k one at 973 MB (479 MB); a bound of 300k rows still gave 520 MB at 100k. So a commit
+# of CHECKPOINT_COMMIT_ROWS is durable at once and only smaller ones (slow streams,
+# commits due by time) share a transaction.
+DURABLE_COMMIT_ROWS = 100_000
 
 
 @dataclass
@@ -169,6 +176,7 @@ class Exporter:
         self._pending: Commit | None = None  # states and rows not committed yet
         self._sequence = 0  # the last commit's sequence (a failed unit's commits count)
         self._staged = False  # a commit not durable yet was submitted since the last durable
+        self._staged_rows = 0  # rows of the commits submitted since the last durable one
         self._last_durable = time.monotonic()
         self.collector = CollectEvery()  # automatic GC off while run() reads
         self.streams = streams
@@ -298,7 +306,9 @@ class Exporter:
                     normalizer.add_record(item.stream, item.data)
                 self.progress.advance(sum(self.result.records.values()), self.result.documents)
                 if normalizer.buffered_rows() >= MAX_BUFFERED_ROWS:
-                    sequence = self._commit(commit, normalizer, sequence, self._durable_due())
+                    sequence = self._commit(
+                        commit, normalizer, sequence, self._durable_due(normalizer.buffered_rows())
+                    )
                     commit = self._pending = Commit()
                     last_commit = time.monotonic()
             elif isinstance(item, Checkpoint):
@@ -309,13 +319,19 @@ class Exporter:
                     normalizer.buffered_rows() >= CHECKPOINT_COMMIT_ROWS
                     or waited >= CHECKPOINT_COMMIT_SECONDS
                 ):
-                    sequence = self._commit(commit, normalizer, sequence, self._durable_due())
+                    sequence = self._commit(
+                        commit, normalizer, sequence, self._durable_due(normalizer.buffered_rows())
+                    )
                     commit = self._pending = Commit()
                     last_commit = time.monotonic()
         return sequence, commit
 
-    def _durable_due(self) -> bool:
-        return time.monotonic() - self._last_durable >= DURABLE_COMMIT_SECONDS
+    def _durable_due(self, rows: int) -> bool:
+        """Whether the commit about to be made, of `rows` rows, is to be durable."""
+        return (
+            time.monotonic() - self._last_durable >= DURABLE_COMMIT_SECONDS
+            or self._staged_rows + rows >= DURABLE_COMMIT_ROWS
+        )
 
     def _commit(
         self, commit: Commit, normalizer: Normalizer, sequence: int, durable: bool = True
@@ -330,6 +346,7 @@ class Exporter:
         sequence = max(sequence, self._sequence) + 1
         self._sequence = sequence
         self._staged = not durable
+        self._staged_rows = 0 if durable else self._staged_rows + commit.rows()
         if durable:
             self._last_durable = time.monotonic()
         assert self.committer is not None

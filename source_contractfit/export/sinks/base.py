@@ -69,6 +69,9 @@ class Commit:
         if batch.num_rows:
             self.batches.setdefault(table, []).append(batch)
 
+    def rows(self) -> int:
+        return sum(batch.num_rows for batches in self.batches.values() for batch in batches)
+
     def empty(self) -> bool:
         return not self.batches and not self.states and not self.snapshots
 
