@@ -1,11 +1,14 @@
 """The I/O floor: fetch every document page with plain httpx + orjson and nothing else.
 
-Usage: python benchmarks/floor.py BASE_URL [--page-size 100] [--concurrency 4]
+Usage: python benchmarks/floor.py BASE_URL [--page-size 100] [--concurrency 4] [--fetch-only]
 
 Same pages as the connector's full read (each inbox walked in `receive_time,id` order,
 `per_page` = the connector's page size), the same number of requests in flight (one
 worker per inbox, at most `--concurrency` at once), the same API-key header. Each body is
 parsed with orjson, the documents counted, and then dropped. Prints `DOCUMENTS n`.
+
+`--fetch-only` (for `budget.py`) parses only each inbox's first page, for its `total`, and
+fetches the rest of that inbox's pages without parsing them: the HTTP transport's own cost.
 
 The cyclic garbage collector is off: nothing outlives its page and nothing forms cycles,
 so reference counting frees everything, and with the default thresholds parsing a page of
@@ -41,19 +44,36 @@ def walk(client: httpx.Client, base_url: str, inbox: str, page_size: int) -> int
         page += 1
 
 
+def fetch_only(client: httpx.Client, base_url: str, inbox: str, page_size: int) -> int:
+    def get(page: int) -> httpx.Response:
+        response = client.get(
+            f"{base_url}/inboxes/{inbox}/paginated",
+            params={"page": page, "per_page": page_size, "order_by": "receive_time,id"},
+        )
+        response.raise_for_status()
+        return response
+
+    total = int(orjson.loads(get(1).content)["total"])
+    for page in range(2, -(-total // page_size) + 1):
+        get(page)
+    return total
+
+
 def main() -> None:
     gc.disable()
     parser = argparse.ArgumentParser()
     parser.add_argument("base_url")
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--fetch-only", action="store_true")
     args = parser.parse_args()
+    reader = fetch_only if args.fetch_only else walk
     limits = httpx.Limits(max_connections=args.concurrency)
     headers = {"X-API-Key": ADMIN_API_KEY}
     with httpx.Client(headers=headers, limits=limits, timeout=120) as client:
         inboxes = [i["id"] for i in orjson.loads(client.get(f"{args.base_url}/inboxes").content)]
         with ThreadPoolExecutor(args.concurrency) as pool:
-            counts = pool.map(lambda i: walk(client, args.base_url, i, args.page_size), inboxes)
+            counts = pool.map(lambda i: reader(client, args.base_url, i, args.page_size), inboxes)
             print("DOCUMENTS", sum(counts))
 
 

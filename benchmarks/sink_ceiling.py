@@ -39,7 +39,7 @@ from perf import (  # noqa: E402 - the harness next to this file
 )
 
 SINK_CHILD = r"""
-import sys, time
+import resource, sys, time
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
@@ -64,13 +64,17 @@ if kind == "duckdb":
     sink = DuckDBSink(target, TABLES, primary_keys(), SCHEMA_VERSION)
 else:
     sink = ParquetSink(target, TABLES, primary_keys(), SCHEMA_VERSION)
-started = time.perf_counter()
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+started, cpu_started = time.perf_counter(), cpu()
 for sequence, commit in enumerate(commits, 1):
     sink.apply(commit, sequence)
 if kind == "parquet":
     sink.compact()
 sink.close()
-print("SECONDS", time.perf_counter() - started, "DOCUMENTS", len(ids), flush=True)
+print("SECONDS", time.perf_counter() - started, "DOCUMENTS", len(ids),
+      "CPU", cpu() - cpu_started, flush=True)
 """
 
 
@@ -78,9 +82,12 @@ def sink_command(kind: str, source: Path, target: Path, per_commit: int) -> list
     return [sys.executable, "-c", SINK_CHILD, kind, str(source), str(target), str(per_commit)]
 
 
-def parse_sink(stdout: Path) -> tuple[float, int]:
+def parse_sink(stdout: Path) -> tuple[float, int, float]:
+    """(seconds, documents, CPU seconds of every thread) of the timed commits."""
     words = stdout.read_text().split()
-    return float(words[words.index("SECONDS") + 1]), int(words[words.index("DOCUMENTS") + 1])
+    keys = ("SECONDS", "DOCUMENTS", "CPU")
+    seconds, documents, cpu = (words[words.index(key) + 1] for key in keys)
+    return float(seconds), int(documents), float(cpu)
 
 
 def main() -> int:
@@ -118,7 +125,7 @@ def main() -> int:
                         cmd = sink_command(kind, source, target, per_commit)
                         stdout = folder / "stdout"
                         _, cpu, rss = run_child(cmd, stdout, folder / "stderr", setup.env)
-                        wall, stored = parse_sink(stdout)
+                        wall, stored, _ = parse_sink(stdout)
                         if stored != args.documents:
                             raise RunFailed(f"{contender}: stored {stored} documents")
                 runs.append(Run(contender, args.documents, round_, wall, cpu, rss))
