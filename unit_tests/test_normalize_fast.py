@@ -350,3 +350,58 @@ def test_a_ctrl_c_inside_a_python_rule_is_raised_not_swallowed() -> None:
             values.value_number, values.value_text, native._textual_extra, ATOM_KEYS
         )
     assert table.add(base, long_digits) == 1
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="exercises the C table itself")
+def test_a_c_table_of_any_layout_holds_rows_as_pa_array_would() -> None:
+    """The documents, document_versions and sections buffers: C tables of the schema's
+    layout, filled by append_row (timestamps are UTC datetimes, as the specification
+    makes them), finished into the same arrays as pa.array gives."""
+    from datetime import date, datetime, timedelta, timezone
+
+    import pyarrow as pa
+
+    from source_contractfit.export.normalize import native
+
+    schema = pa.schema(
+        [("s", pa.string()), ("i", pa.int64()), ("f", pa.float64()), ("b", pa.bool_()),
+         ("d", pa.date32()), ("t", pa.timestamp("us", tz="UTC"))]
+    )  # fmt: skip
+    assert native.layout(schema) == "sifbdt"
+    utc = timezone.utc
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999, utc)
+    rows = [
+        ("x", 1, 0.5, True, date(2024, 2, 29), datetime(2024, 3, 1, 9, 0, 7, 123456, utc)),
+        (None, None, None, None, None, None),
+        ("é", -(2**63), -0.0, False, date(1, 1, 1), datetime(1, 1, 1, tzinfo=utc)),
+        ("", 2**63 - 1, 1e308, None, date(9999, 12, 31), last),
+        ("y", 0, float("inf"), True, date(1969, 12, 31), datetime(1969, 12, 31, 23, tzinfo=utc)),
+    ]  # fmt: skip
+    table = native._native.AtomTable(native.layout(schema))
+    for row in rows:
+        table.append_row(row)
+    assert len(table) == len(rows)
+    arrays = []
+    for field, (nulls, valid, values, chars) in zip(schema, table.finish(), strict=True):
+        buffers = [None if valid is None else pa.py_buffer(valid), pa.py_buffer(values)]
+        if chars is not None:
+            buffers.append(pa.py_buffer(chars))
+        arrays.append(pa.Array.from_buffers(field.type, len(rows), buffers, null_count=nulls))
+    expected = pa.Table.from_pylist(
+        [dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema
+    )
+    assert pa.Table.from_arrays(arrays, schema=schema).equals(expected)
+    assert len(table) == 0
+
+    with pytest.raises(TypeError, match="column 5"):  # not UTC: the specification never
+        table.append_row(
+            ("x", 1, 0.5, True, None, datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+        )
+    with pytest.raises(TypeError, match="column 5"):  # naive
+        table.append_row(("x", 1, 0.5, True, None, datetime(2024, 1, 1)))
+    assert len(table) == 0  # a refused row leaves nothing behind
+    with pytest.raises(TypeError, match="fields and line_items"):
+        table.add(("d", 0, None, None, None), {})
+    for bad in ("", "sx", "s" * 33):
+        with pytest.raises(ValueError):
+            native._native.AtomTable(bad)

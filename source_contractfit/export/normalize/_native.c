@@ -52,7 +52,8 @@ static inline int buf_put(Buf *b, const void *src, Py_ssize_t n) {
     return 0;
 }
 
-enum Kind { K_STR, K_I64, K_F64, K_BOOL, K_DATE };
+/* K_TS: timestamp[us, UTC], int64 microseconds since the epoch. */
+enum Kind { K_STR, K_I64, K_F64, K_BOOL, K_DATE, K_TS };
 
 typedef struct {
     enum Kind kind;
@@ -72,11 +73,12 @@ static const enum Kind VALUE_KINDS[N_VALUES] = {
 };
 #define N_BASE 5 /* document_id, version_index, inbox_id, version_name, is_evaluated */
 static const enum Kind BASE_KINDS[N_BASE] = {K_STR, K_I64, K_STR, K_STR, K_BOOL};
-#define MAX_COLUMNS (N_BASE + 3 + N_VALUES)
+#define MAX_COLUMNS 32 /* the atom tables have 22 and 23; `documents` has 30 */
 
 typedef struct {
     PyObject_HEAD
     int line_items; /* 0: fields (field_name, occurrence); 1: line_items (3 key columns) */
+    int generic;    /* 1: columns of the kinds given, filled by append_row only */
     int n_columns;
     int values_at; /* index of the first value column */
     Py_ssize_t rows;
@@ -119,7 +121,8 @@ static inline int put_null(Column *c) {
         return buf_put(&c->values, &end, 4);
     }
     case K_I64:
-    case K_F64: return buf_put(&c->values, zero, 8);
+    case K_F64:
+    case K_TS: return buf_put(&c->values, zero, 8);
     case K_DATE: return buf_put(&c->values, zero, 4);
     case K_BOOL: return buf_put(&c->values, zero, 1);
     }
@@ -464,7 +467,8 @@ static void truncate_to(AtomTable *t, Py_ssize_t rows) {
             break;
         }
         case K_I64:
-        case K_F64: c->values.len = rows * 8; break;
+        case K_F64:
+        case K_TS: c->values.len = rows * 8; break;
         case K_DATE: c->values.len = rows * 4; break;
         case K_BOOL: c->values.len = rows; break;
         }
@@ -483,9 +487,43 @@ static int reset_columns(AtomTable *t) {
     return 0;
 }
 
+/* The kind of each letter of a generic table's layout (native.py: KIND_LETTERS). */
+static int kind_of_letter(Py_UCS4 letter, enum Kind *kind) {
+    switch (letter) {
+    case 's': *kind = K_STR; return 0;
+    case 'i': *kind = K_I64; return 0;
+    case 'f': *kind = K_F64; return 0;
+    case 'b': *kind = K_BOOL; return 0;
+    case 'd': *kind = K_DATE; return 0;
+    case 't': *kind = K_TS; return 0;
+    }
+    return -1;
+}
+
+/* AtomTable(line_items: bool): fields or line_items; AtomTable(kinds: str): a table of
+ * those columns (one letter each, see kind_of_letter) filled row by row by append_row. */
 static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
+    PyObject *layout;
+    if (!PyArg_ParseTuple(args, "O", &layout)) return -1;
+    Py_ssize_t n_kinds = 0;
     int line_items = 0;
-    if (!PyArg_ParseTuple(args, "p", &line_items)) return -1;
+    if (PyUnicode_Check(layout)) {
+        n_kinds = PyUnicode_GET_LENGTH(layout);
+        if (n_kinds < 1 || n_kinds > MAX_COLUMNS) {
+            PyErr_Format(PyExc_ValueError, "a table has 1 to %d columns", MAX_COLUMNS);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n_kinds; i++) {
+            enum Kind unused;
+            if (kind_of_letter(PyUnicode_READ_CHAR(layout, i), &unused) < 0) {
+                PyErr_SetString(PyExc_ValueError, "a column kind is one of s, i, f, b, d, t");
+                return -1;
+            }
+        }
+    } else {
+        line_items = PyObject_IsTrue(layout);
+        if (line_items < 0) return -1;
+    }
     for (int i = 0; i < MAX_COLUMNS; i++) {
         PyMem_RawFree(self->columns[i].valid.data);
         PyMem_RawFree(self->columns[i].values.data);
@@ -493,6 +531,18 @@ static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
     }
     memset(self->columns, 0, sizeof self->columns);
     self->line_items = line_items;
+    self->generic = n_kinds > 0;
+    if (self->generic) {
+        for (Py_ssize_t i = 0; i < n_kinds; i++)
+            kind_of_letter(PyUnicode_READ_CHAR(layout, i), &self->columns[i].kind);
+        self->n_columns = (int)n_kinds;
+        self->values_at = 0;
+        if (reset_columns(self) < 0) {
+            raised();
+            return -1;
+        }
+        return 0;
+    }
     int n = 0;
     for (int i = 0; i < N_BASE; i++) self->columns[n++].kind = BASE_KINDS[i];
     if (line_items) {
@@ -1185,6 +1235,10 @@ static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
     Base b;
     if (ready(self) < 0) return NULL;
     if (!PyArg_ParseTuple(args, "OO", &base, &obj)) return NULL;
+    if (self->generic) {
+        PyErr_SetString(PyExc_TypeError, "add() is for fields and line_items tables");
+        return NULL;
+    }
     int based = read_base(base, &b);
     if (based < 0) return NULL;
     if (obj == Py_None) return PyLong_FromLong(0);
@@ -1208,7 +1262,17 @@ static PyObject *AtomTable_add(AtomTable *self, PyObject *args) {
     return PyLong_FromSsize_t(self->rows - before);
 }
 
-/* append_row(values) -> None: one row of the specification, values in column order. */
+/* Microseconds since the epoch of a datetime in UTC (what pyarrow stores for it). */
+static int64_t utc_micros(PyObject *v) {
+    int64_t days = days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
+                                   PyDateTime_GET_DAY(v));
+    int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(v) * 3600 +
+                      PyDateTime_DATE_GET_MINUTE(v) * 60 + PyDateTime_DATE_GET_SECOND(v);
+    return seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v);
+}
+
+/* append_row(values) -> None: one row of the specification, values in column order. A
+ * timestamp is a datetime in UTC, as the specification makes them (values.timestamp). */
 static PyObject *AtomTable_append_row(AtomTable *self, PyObject *row) {
     if (ready(self) < 0) return NULL;
     if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != self->n_columns) {
@@ -1234,6 +1298,9 @@ static PyObject *AtomTable_append_row(AtomTable *self, PyObject *row) {
         } else if (c->kind == K_DATE && PyDate_Check(v)) {
             rc = put_i32(c, days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
                                             PyDateTime_GET_DAY(v)));
+        } else if (c->kind == K_TS && PyDateTime_Check(v) &&
+                   PyDateTime_DATE_GET_TZINFO(v) == PyDateTime_TimeZone_UTC) {
+            rc = put_i64(c, utc_micros(v));
         } else {
             rc = NOT_PLAIN;
         }
@@ -1336,7 +1403,7 @@ static PyTypeObject AtomTableType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "source_contractfit.export.normalize._native.AtomTable",
     .tp_basicsize = sizeof(AtomTable),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "AtomTable(line_items: bool): the rows of fields or line_items, as Arrow buffers",
+    .tp_doc = "AtomTable(line_items: bool | kinds: str): rows as Arrow buffers",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)AtomTable_init,
     .tp_dealloc = (destructor)AtomTable_dealloc,

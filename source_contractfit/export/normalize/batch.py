@@ -17,7 +17,7 @@ from source_contractfit.export.normalize import fast
 from source_contractfit.export.normalize.columns import ColumnBuffer
 from source_contractfit.export.normalize.documents import Normalized, Row, normalize_document
 from source_contractfit.export.normalize.lazy import materialize
-from source_contractfit.export.normalize.native import AVAILABLE, NATIVE_TABLES, NativeBuffer
+from source_contractfit.export.normalize.native import AVAILABLE, NativeBuffer
 from source_contractfit.export.normalize.records import normalize_record
 from source_contractfit.export.normalize.rejects import reject_row
 from source_contractfit.export.normalize.schemas import PRIMARY_KEYS, STREAM_TABLE_COLUMNS, TABLES
@@ -70,9 +70,9 @@ class Normalizer:
         self.rows: Counter[str] = Counter()
         self.fast = fast
         self.fallbacks = 0  # documents the fast path could not take and the spec did
-        # fields and line_items in C (native.py) when built; `native=False` forces Python.
+        # The document tables in C (native.py) when built; `native=False` forces Python.
         self.native = fast and (AVAILABLE if native is None else native)
-        native_tables = NATIVE_TABLES if self.native else ()
+        native_tables = DOCUMENT_KEYS if self.native else {}
         self._buffers: dict[str, ColumnBuffer | NativeBuffer] = {
             name: NativeBuffer(name) if name in native_tables else ColumnBuffer(name)
             for name in TABLES

@@ -1,12 +1,17 @@
-"""The native buffers of `fields` and `line_items`: rows written by C into Arrow buffers.
+"""The native buffers of the document tables: rows written by C into Arrow buffers.
 
-Those two tables hold ~95% of a document's rows. `_native.c` reads a version's
+`fields` and `line_items` hold ~95% of a document's rows. `_native.c` reads a version's
 `annotations` / `lines` (a dict, or a `Subtree` of a page parsed by `lazy.loads`) and
 appends their rows without a Python object per value;
 `NativeBuffer` gives that C table the interface of `ColumnBuffer` (mark, rollback, keep,
 take), so the Normalizer buffers both kinds alike. A version the C code does not call
 plain (an unknown key, an odd type) raises `NotPlain`, and the document goes through the
 Python specification, whose rows `extend` appends here too.
+
+The other document tables (documents, document_versions, sections) are C tables too,
+filled from the specification's rows by `append_row`: their Arrow arrays are then made
+from buffers, never by `pa.array` over Python lists, whose first call imports pandas
+(pyarrow looks for pandas objects in every list): 0.2 s of every export's start.
 
 `AVAILABLE` is false where the extension was not built (no C compiler at install time);
 the Normalizer then uses the Python fast path (fast.py) for these tables.
@@ -15,6 +20,7 @@ the Normalizer then uses the Python fast path (fast.py) for these tables.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +36,16 @@ except ImportError:  # built without a C compiler: the Python fast path takes ov
     _native = None
 
 AVAILABLE = _native is not None
-NATIVE_TABLES = ("fields", "line_items")
+NATIVE_TABLES = ("fields", "line_items")  # whose rows C reads from the document itself
+# The letter of each column kind in a C table's layout (`_native.c`: kind_of_letter).
+KIND_LETTERS = {
+    pa.string(): "s",
+    pa.int64(): "i",
+    pa.float64(): "f",
+    pa.bool_(): "b",
+    pa.date32(): "d",
+    pa.timestamp("us", tz="UTC"): "t",
+}
 # Rows after which the C table is finished into a batch, at the next document's start:
 # its string columns have 32-bit offsets (2 GiB of text), and one document is at most a
 # response (`max_response_mb`), so a C table never comes near that limit.
@@ -50,17 +65,27 @@ if _native is not None:
     _native.configure(value_number, value_text, _textual_extra, ATOM_KEYS)
 
 
+def layout(schema: pa.Schema) -> str:
+    """The C table layout of `schema`: one letter per column (KIND_LETTERS)."""
+    return "".join(KIND_LETTERS[field.type] for field in schema)
+
+
 class NativeBuffer:
-    """The buffered rows of `fields` or `line_items`: a C table of not yet finished rows,
-    then record batches finished from it (the C table is emptied into a batch whenever a
-    batch is needed, so `take` and `keep` work on Arrow arrays)."""
+    """The buffered rows of a document table: a C table of not yet finished rows, then
+    record batches finished from it (the C table is emptied into a batch whenever a batch
+    is needed, so `take` and `keep` work on Arrow arrays). Only the `fields` and
+    `line_items` buffers `add` a version's atoms; every buffer appends rows."""
 
     def __init__(self, table: str) -> None:
         if _native is None:
             raise RuntimeError("the native normalizer is not built")
         self.schema = TABLES[table]
         self.names = self.schema.names
-        self._table = _native.AtomTable(table == "line_items")
+        self._row = itemgetter(*self.names)
+        if table in NATIVE_TABLES:
+            self._table = _native.AtomTable(table == "line_items")
+        else:
+            self._table = _native.AtomTable(layout(self.schema))
         self._batches: list[pa.RecordBatch] = []
         self._finished = 0  # rows in self._batches
 
@@ -74,8 +99,12 @@ class NativeBuffer:
 
     def append(self, row: Mapping[str, Any]) -> None:
         """One row of the specification (a dict; a missing column is null)."""
-        get = row.get
-        self._table.append_row(tuple(get(name) for name in self.names))
+        try:
+            values = self._row(row)
+        except KeyError:
+            get = row.get
+            values = tuple(get(name) for name in self.names)
+        self._table.append_row(values)
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:

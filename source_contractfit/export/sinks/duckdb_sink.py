@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from source_contractfit.api.errors import ConfigError
+from source_contractfit.export.arrays import strings
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
     Commit,
@@ -180,7 +181,7 @@ class DuckDBSink:
     def _apply(self, commit: Commit, sequence: int) -> None:
         con = self.con
         if commit.document_ids:
-            ids = pa.table({"id": pa.array(sorted(commit.document_ids), pa.string())})
+            ids = pa.table({"id": strings(sorted(commit.document_ids))})
             con.register("_replaced_ids", ids)
             # Only documents already stored need their old rows removed; checking the
             # documents table first spares a scan of the large child tables for new ones.

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from source_contractfit.export.arrays import parquet_file, strings
 
 
 def file_order(path: Path) -> tuple[int, str]:
@@ -46,7 +47,10 @@ def _held(ids: pa.Array | pa.ChunkedArray, candidates: pa.Array) -> pa.Array:
     """The ids (of a file, or of every file as chunks) among `candidates`; the hash table
     is built on the candidates, the smaller side, so a probe costs a scan of the ids."""
     held = ids.filter(pc.is_in(ids, value_set=candidates))
-    return held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
+    if not isinstance(held, pa.ChunkedArray):
+        return held
+    # combine_chunks of no chunks calls pa.array([]), which imports pandas (arrays.py).
+    return held.combine_chunks() if held.num_chunks else candidates.slice(0, 0)
 
 
 @dataclass
@@ -57,7 +61,7 @@ class _Partition:
 
     def ids(self) -> pa.Array:
         """Every id of every file (an id twice if two files hold it)."""
-        return pa.concat_arrays([*self.files.values(), pa.array([], pa.string())])
+        return pa.concat_arrays([*self.files.values(), strings([])])
 
     def among(self, candidates: pa.Array) -> pa.Array:
         """The candidates some file of the partition holds, once each."""
@@ -104,7 +108,7 @@ class PartitionIndex:
             partition = _Partition()
             found = {}
             for path in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
-                column = pq.read_table(path, columns=[key], partitioning=None).column(key)
+                column = parquet_file(path, [key]).column(key)
                 found[path] = unique_ids(column)
             partition.load(found)
             self._partitions[directory] = partition
@@ -115,7 +119,7 @@ class PartitionIndex:
         known = sorted(i for i in ids if i is not None)
         if not known:
             return set()
-        candidates = pa.array(known, pa.string())
+        candidates = strings(known)
         return set(self._get(directory, key).among(candidates).to_pylist())
 
     def stored(self, directory: Path, key: str) -> pa.Array:
@@ -132,7 +136,7 @@ class PartitionIndex:
     def owners(self, directory: Path, key: str, ids: set[str]) -> dict[str, Path]:
         """id -> the newest file holding it (modification time, then name), for `ids`."""
         partition = self._get(directory, key)
-        candidates = pa.array(sorted(ids), pa.string())
+        candidates = strings(sorted(ids))
         out: dict[str, Path] = {}
         for path in sorted(partition.files, key=partition.order.__getitem__):
             out.update(dict.fromkeys(_held(partition.files[path], candidates).to_pylist(), path))

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from source_contractfit.export.arrays import int64s, parquet_file, strings
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
     Commit,
@@ -68,7 +69,7 @@ def arrow_table(result: Any) -> pa.Table:
 
 def _read(files: list[Path], schema: pa.Schema | None) -> pa.Table:
     """Files of one partition, without the partition columns their path implies."""
-    tables = [pq.read_table(path, partitioning=None) for path in files]
+    tables = [parquet_file(path) for path in files]
     if schema is not None:
         tables = [t.select(schema.names).cast(schema) for t in tables]
     return pa.concat_tables(tables) if tables else pa.Table.from_batches([], schema=schema)
@@ -253,12 +254,15 @@ class ParquetSink:
         codes: dict[tuple[str, str], int] = {}
         per_document = [codes.setdefault(where, len(codes)) for where in months.values()]
         unknown = codes.setdefault(("unknown", "unknown"), len(codes))
-        position = pc.index_in(key, value_set=pa.array(list(months), pa.string()))
-        row_codes = pc.fill_null(pc.take(pa.array(per_document, pa.int64()), position), unknown)
+        # Codes as Arrow scalars: pc with a Python int would make one by pa.scalar, whose
+        # first call imports pandas (arrays.py).
+        code_scalars = int64s(range(len(codes)))
+        position = pc.index_in(key, value_set=strings(list(months)))
+        row_codes = pc.fill_null(pc.take(int64s(per_document), position), code_scalars[unknown])
         stored = data.drop_columns([c for c in PARTITION_COLUMNS if c in data.column_names])
         out: dict[Path, pa.Table] = {}
         for (inbox, month), code in codes.items():
-            part = stored.filter(pc.equal(row_codes, code))
+            part = stored.filter(pc.equal(row_codes, code_scalars[code]))
             if part.num_rows:
                 out[self.root / table / self._relative(inbox, month)] = part
         return out
@@ -303,8 +307,11 @@ class ParquetSink:
         duplicated = set(self._index.duplicated(directory, key))
         owners = self._index.owners(directory, key, duplicated - drop)
         existing = self._index.files(directory, key)
-        dropped = pc.is_in(stored, value_set=pa.array(sorted(drop), pa.string()))
-        kept = unique_ids(pa.chunked_array([stored.filter(pc.invert(dropped)), part.column(key)]))
+        dropped = pc.is_in(stored, value_set=strings(sorted(drop)))
+        # The chunks of the incoming column, not the column: chunked_array() converts a
+        # chunked column with pa.array, which imports pandas (arrays.py).
+        chunks = [stored.filter(pc.invert(dropped)), *part.column(key).chunks]
+        kept = unique_ids(pa.chunked_array(chunks, stored.type))
         pieces = self._kept_rows(existing, key, drop, duplicated - drop, owners, part)
         final = self._replace(directory, pieces, existing)
         self._index.replaced(directory, existing)

@@ -1,0 +1,48 @@
+"""Arrow arrays from Python lists, built from buffers rather than by `pa.array`.
+
+The first `pa.array` over a Python list imports pandas (pyarrow checks every list for a
+pandas object), 0.2 s of CPU before an export's first commit is stored; the exporter's own
+lists (document ids, partition codes) need none of it. A list these do not take as it is
+(None among the values, a string that is not valid UTF-8, offsets past 2 GiB) goes to
+`pa.array`, which decides as before. Parquet files are read the same way, around
+pyarrow.dataset.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from itertools import accumulate
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def strings(values: Sequence[str]) -> pa.Array:
+    """A `string` array of `values`."""
+    try:
+        encoded = [value.encode() for value in values]
+        offsets = array("i", [0])
+        offsets.extend(accumulate(map(len, encoded)))
+    except (AttributeError, UnicodeEncodeError, OverflowError):
+        return pa.array(values, pa.string())
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+def parquet_file(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file, read as `pq.read_table(path, partitioning=None)` reads it, without
+    `pq.read_table`: it goes through pyarrow.dataset, whose import imports pandas."""
+    with pq.ParquetFile(path) as file:
+        return file.read(columns=columns)
+
+
+def int64s(values: Iterable[int]) -> pa.Array:
+    """An `int64` array of `values`."""
+    values = list(values)
+    try:
+        data = array("q", values)
+    except (TypeError, OverflowError):
+        return pa.array(values, pa.int64())
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
