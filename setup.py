@@ -14,7 +14,10 @@ setup(
         Extension(
             "source_contractfit.export.normalize._native",
             sources=["source_contractfit/export/normalize/_native.c"],
-            depends=["source_contractfit/export/normalize/_tape.h"],
+            depends=[
+                "source_contractfit/export/normalize/_tape.h",
+                "source_contractfit/export/normalize/_documents.h",
+            ],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         )

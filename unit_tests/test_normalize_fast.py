@@ -284,6 +284,131 @@ def test_edge_atoms_in_fields_and_line_items(index: int) -> None:
     assert_same(documents)
 
 
+def _set(path: str, value: Any) -> Any:
+    """A mutation of a document: `path` (dotted; a number is a list index) set to `value`."""
+
+    def apply(document: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = document
+        for part in parents:
+            target = target[int(part)] if part.lstrip("-").isdigit() else target[part]
+        if isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return apply
+
+
+# The boundaries of what `_documents.h` writes itself (documents, document_versions and
+# sections) and what it leaves to the specification, each on its own.
+EDGE_DOCUMENTS: list[Any] = [
+    _set("timings.receive_time", "2024-03-01T09:00:07.123456+01:00"),
+    _set("timings.receive_time", "2024-03-01t09:00:07.123456z"),
+    _set("timings.receive_time", "2024-03-01T09:00:07,123456Z"),
+    _set("timings.receive_time", "2024-02-30T09:00:07.123456Z"),
+    _set("timings.receive_time", "2023-02-29T09:00:07.123456Z"),
+    _set("timings.receive_time", "2024-02-29T23:59:59.999999Z"),
+    _set("timings.receive_time", "0000-01-01T00:00:00.000000Z"),
+    _set("timings.receive_time", "0001-01-01T00:00:00.000000Z"),
+    _set("timings.receive_time", "9999-12-31T23:59:60.000000Z"),
+    _set("timings.receive_time", " 2024-03-01T09:00:07.123456Z"),
+    _set("timings.receive_time", "2024-03-01T09:00:07Z"),
+    _set("timings.receive_time", "２０24-03-01T09:00:07.123456Z"),
+    _set("timings.receive_time", None),
+    _set("timings.feedback_time", "9999-12-31T23:59:59.999999Z"),
+    _set("timings.feedback_time", "1969-12-31T23:59:59.999999Z"),
+    _set("timings.processing_period", 2**70),
+    _set("timings.processing_period", 7),
+    _set("timings.processing_period", True),
+    _set("page_count", 2.0),
+    _set("page_count", 2**63),
+    _set("page_count", -(2**63)),
+    _set("page_count", False),
+    _set("flag_for_review", None),
+    _set("flag_for_review", 0),
+    _set("id", ""),
+    _set("id", "\ud800x"),
+    _set("id", 7),
+    _set("inbox", "\udcff"),
+    _set("inbox", None),
+    _set("original_filename", "naïve ✓.pdf"),
+    _set("original_filename", "\ud800.pdf"),
+    _set("last_version", ["submitted"]),
+    _set("new_top_key", 1),
+    _set("status_data", None),
+    _set("status_data", []),
+    _set("status_data.sampling", "yes"),
+    _set("status_data.new_flag", True),
+    _set("usage_data", {}),
+    _set("usage_data.ocr_pages", None),
+    _set("usage_data.pages", 1.5),
+    _set("submitted", {"value": True, "by": None, "since": None}),
+    _set("lock", {"value": None, "by": "u", "since": "2024-01-01T00:00:00.000000Z"}),
+    _set("meta_information", {"source": "api", "é": 1, "n": None, "t": True, "o": {"x": [1]}}),
+    _set("meta_information", {"\ud800": 1}),
+    _set("meta_information.source", 3),
+    _set("prediction", None),
+    _set("prediction", {}),
+    _set("prediction.sections", None),
+    _set("prediction.sections", []),
+    _set("prediction.sections", [None, {"page": 0}]),
+    _set("prediction.sections", "x"),
+    _set("prediction.extra_key", 1),
+    _set("prediction.sections.0.confidence", 2**64),
+    _set("prediction.sections.0.confidence", "97"),
+    _set("prediction.sections.0.format", None),
+    _set("prediction.sections.0.new", None),
+    _set("versions", None),
+    _set("versions", []),
+    _set("versions.0", None),
+    _set("versions.0", 1),
+    _set("versions.0.evaluation", {}),
+    _set("versions.0.evaluation", {"fields_total": 1.0}),
+    _set("versions.0.evaluation", {"document_correct": True, "x": 1}),
+    _set("versions.0.evaluation", [1]),
+    _set("versions.0.name", None),
+    _set("versions.0.is_evaluated", True),
+    _set("versions.0.timestamp", "2024-03-01 09:00:07.123456Z"),
+    _set("versions.0.sections", None),
+    _set("versions.0.sections", [None]),
+    _set("versions.0.sections", [{"page": "1"}]),
+    _set("versions.0.ocr", "v2"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(EDGE_DOCUMENTS)))
+def test_edge_documents_in_the_document_tables(index: int) -> None:
+    """Each mutation alone on a document, and on a second one evaluated as `predicted`
+    (document_correct and evaluated come from the versions), beside an unchanged one."""
+    base = real_documents()
+    documents = [copy.deepcopy(base[0]), copy.deepcopy(base[1]), copy.deepcopy(base[2])]
+    judged = documents[1]["versions"]
+    judged.append({**copy.deepcopy(judged[0]), "is_evaluated": True, "name": "predicted",
+                   "evaluation": {"fields_total": 3, "fields_correct": 2,
+                                  "document_correct": False}})  # fmt: skip
+    for document in documents[:2]:
+        with contextlib.suppress(KeyError, IndexError, TypeError):
+            EDGE_DOCUMENTS[index](document)
+    assert_same(documents)
+
+
+def test_the_emulator_documents_take_the_c_document_rows() -> None:
+    """Not a differential: that the path under test is the one taken (`document_rows`
+    answers None for a document it leaves to the specification)."""
+    from source_contractfit.export.normalize import native
+
+    if not AVAILABLE:
+        pytest.skip("the C extension is not built here (test_the_native_extension_is_built)")
+    buffers = [native.NativeBuffer(t) for t in ("documents", "document_versions", "sections")]
+    documents = list(variant_documents("default"))
+    taken = [native.document_rows(copy.deepcopy(d), {}, *buffers) for d in documents]
+    assert taken == [d["id"] for d in documents]
+    odd = {**copy.deepcopy(documents[0]), "new_top_key": 1}
+    assert native.document_rows(odd, {}, *buffers) is None
+    assert [len(b) for b in buffers][0] == len(documents)  # nothing of the odd one
+
+
 def test_a_document_the_fast_path_leaves_to_the_specification_is_counted() -> None:
     documents = [copy.deepcopy(d) for d in real_documents()[:3]]
     version = documents[1]["versions"][0]

@@ -1438,7 +1438,13 @@ static PyObject *configure(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+#include "_documents.h" /* document_rows: the other three document tables */
+
 static PyMethodDef module_methods[] = {
+    {"document_rows", document_rows, METH_VARARGS,
+     "document_rows(document, inbox_projects, documents, versions, sections) -> id | None"},
+    {"configure_documents", configure_documents, METH_VARARGS,
+     "configure_documents(extra_json, names, keys, nested): the specification's tables"},
     {"parse_page", parse_page, METH_O,
      "parse_page(body: bytes) -> the body's value with Subtrees, or None (not taken)"},
     {"configure", configure, METH_VARARGS,

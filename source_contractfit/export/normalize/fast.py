@@ -32,7 +32,7 @@ from source_contractfit.export.normalize.documents import (
     version_sections,
 )
 from source_contractfit.export.normalize.known import ATOM_KEYS
-from source_contractfit.export.normalize.native import NativeBuffer
+from source_contractfit.export.normalize.native import NativeBuffer, document_rows
 from source_contractfit.export.normalize.schemas import VALUE_COLUMNS
 from source_contractfit.export.normalize.values import (
     INT64_MAX,
@@ -61,6 +61,12 @@ def add_document(
 ) -> str:
     """Append every row of `document` to `buffers`; returns its id. Raises on anything
     the specification refuses, leaving partial rows the caller must roll back."""
+    small = buffers["documents"], buffers["document_versions"], buffers["sections"]
+    if all(isinstance(buffer, NativeBuffer) for buffer in small):
+        doc_id = document_rows(document, inbox_projects, *small)  # type: ignore[arg-type]
+        if doc_id is not None:
+            _native_children(document, doc_id, buffers["fields"], buffers["line_items"])
+            return doc_id
     doc_id, inbox = identity(document)
     versions: list[Row] = []
     sections: list[Row] = []
@@ -79,6 +85,24 @@ def add_document(
     buffers["sections"].extend(sections)
     buffers["documents"].append(row)
     return doc_id
+
+
+def _native_children(
+    document: dict[str, Any],
+    doc_id: str,
+    fields: ColumnBuffer | NativeBuffer,
+    line_items: ColumnBuffer | NativeBuffer,
+) -> None:
+    """The fields and line_items rows of a document `document_rows` took: it checked the
+    versions, so the base columns are the values themselves (NotPlain still leaves the
+    document to the specification)."""
+    assert isinstance(fields, NativeBuffer) and isinstance(line_items, NativeBuffer)
+    inbox = document.get("inbox")
+    for index, version in enumerate(document.get("versions") or ()):
+        if version is not None:
+            key = (doc_id, index, inbox, version.get("name"), version.get("is_evaluated"))
+            fields.add(key, version.get("annotations"))
+            line_items.add(key, version.get("lines"))
 
 
 def _children(

@@ -26,7 +26,15 @@ from typing import Any
 import pyarrow as pa
 
 from source_contractfit.export.normalize.drift import extra_json
-from source_contractfit.export.normalize.known import ATOM_KEYS
+from source_contractfit.export.normalize.known import (
+    ATOM_KEYS,
+    DOCUMENT_KEYS,
+    DOCUMENT_NESTED,
+    EVALUATION_KEYS,
+    PREDICTION_KEYS,
+    SECTION_KEYS,
+    VERSION_KEYS,
+)
 from source_contractfit.export.normalize.schemas import TABLES
 from source_contractfit.export.normalize.values import value_number, value_text
 
@@ -63,11 +71,36 @@ def _textual_extra(textual: Any) -> str | None:
 
 if _native is not None:
     _native.configure(value_number, value_text, _textual_extra, ATOM_KEYS)
+    _native.configure_documents(
+        extra_json,
+        tuple(TABLES[name].names for name in ("documents", "document_versions", "sections")),
+        (DOCUMENT_KEYS, PREDICTION_KEYS, VERSION_KEYS, EVALUATION_KEYS, SECTION_KEYS),
+        tuple(
+            (name, part.columns, part.extra, part.ignored, part.open_keys)
+            for name, part in DOCUMENT_NESTED.items()
+        ),
+    )
 
 
 def layout(schema: pa.Schema) -> str:
     """The C table layout of `schema`: one letter per column (KIND_LETTERS)."""
     return "".join(KIND_LETTERS[field.type] for field in schema)
+
+
+def document_rows(
+    document: Any,
+    inbox_projects: Mapping[str, str] | None,
+    documents: NativeBuffer,
+    versions: NativeBuffer,
+    sections: NativeBuffer,
+) -> str | None:
+    """The documents, document_versions and sections rows of a plain document, written in
+    C (`_documents.h`); its id, or None when the specification decides (nothing added)."""
+    assert _native is not None
+    doc_id: str | None = _native.document_rows(
+        document, inbox_projects, documents.table, versions.table, sections.table
+    )
+    return doc_id
 
 
 class NativeBuffer:
@@ -91,6 +124,11 @@ class NativeBuffer:
 
     def __len__(self) -> int:
         return self._finished + len(self._table)
+
+    @property
+    def table(self) -> Any:
+        """The C table itself (for `document_rows`)."""
+        return self._table
 
     def add(self, base: tuple[Any, ...], obj: Any) -> None:
         """The rows of one version's `annotations` (fields) or `lines` (line_items)."""
