@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from source_contractfit.export.arrays import int64s, parquet_file, strings
+from source_contractfit.export.arrays import int64s, strings
+from source_contractfit.export.sinks.parquet_index import parquet_file
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,8 @@ def test_building_and_reading_never_import_pandas(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": ["a"]}), tmp_path / "part-0.parquet")
     probe = (
         "import sys\n"
-        "from source_contractfit.export.arrays import int64s, parquet_file, strings\n"
+        "from source_contractfit.export.arrays import int64s, strings\n"
+        "from source_contractfit.export.sinks.parquet_index import parquet_file\n"
         "strings(['a', 'b']); int64s([1, 2]); parquet_file(sys.argv[1])\n"
         "print('pandas' in sys.modules, 'pyarrow.dataset' in sys.modules)\n"
     )

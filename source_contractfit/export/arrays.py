@@ -4,8 +4,8 @@ The first `pa.array` over a Python list imports pandas (pyarrow checks every lis
 pandas object), 0.2 s of CPU before an export's first commit is stored; the exporter's own
 lists (document ids, partition codes) need none of it. A list these do not take as it is
 (None among the values, a string that is not valid UTF-8, offsets past 2 GiB) goes to
-`pa.array`, which decides as before. Parquet files are read the same way, around
-pyarrow.dataset.
+`pa.array`, which decides as before. (Parquet files are read around pyarrow.dataset for
+the same reason: parquet_index.parquet_file.)
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 
 def strings(values: Sequence[str]) -> pa.Array:
@@ -29,13 +27,6 @@ def strings(values: Sequence[str]) -> pa.Array:
         return pa.array(values, pa.string())
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
-
-
-def parquet_file(path: Path, columns: list[str] | None = None) -> pa.Table:
-    """One Parquet file, read as `pq.read_table(path, partitioning=None)` reads it, without
-    `pq.read_table`: it goes through pyarrow.dataset, whose import imports pandas."""
-    with pq.ParquetFile(path) as file:
-        return file.read(columns=columns)
 
 
 def int64s(values: Iterable[int]) -> pa.Array:

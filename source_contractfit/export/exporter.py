@@ -25,10 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
-from source_contractfit.analytics.views import install_in_file
 from source_contractfit.api.client import ContractfitClient
 from source_contractfit.api.errors import ConfigError, ContractfitError, FailureKind, failed_streams
 from source_contractfit.api.redact import RedactingFilter, Redactor
@@ -49,7 +47,7 @@ from source_contractfit.export.normalize import (
     primary_keys,
 )
 from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
-from source_contractfit.export.sinks import Commit, DuckDBSink, ParquetSink, Sink
+from source_contractfit.export.sinks import Commit, Sink
 from source_contractfit.export.sinks.parquet_files import refuse_a_file
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
@@ -133,7 +131,12 @@ def check_sink_paths(duckdb_path: str | None, parquet_dir: str | None) -> None:
 
 
 def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
+    """The sinks asked for. Each one's module is imported here, only when it is used: a
+    DuckDB export needs neither pyarrow.compute nor pyarrow.parquet, a Parquet export not
+    duckdb (about 60 ms of a process's start each)."""
     check_sink_paths(duckdb_path, parquet_dir)
+    if parquet_dir:
+        from source_contractfit.export.sinks.parquet_sink import ParquetSink
     keys = primary_keys()
     # The Parquet folder is checked (a file, not writable: exit 2) before the DuckDB file
     # is opened; whatever was opened is closed again when the other cannot be.
@@ -141,6 +144,9 @@ def open_sinks(duckdb_path: str | None, parquet_dir: str | None) -> list[Sink]:
     sinks: list[Sink] = []
     try:
         if duckdb_path:
+            from source_contractfit.analytics.views import install_in_file
+            from source_contractfit.export.sinks.duckdb_sink import DuckDBSink
+
             duck = DuckDBSink(duckdb_path, TABLES, keys, SCHEMA_VERSION)
             sinks.append(duck)
             # The views live in the file beside the data: dashboards and `contractfit sql`
@@ -232,8 +238,9 @@ class Exporter:
                 context.close()
             self.result.requests = client.stats.requests
         for sink in self.sinks:
-            if isinstance(sink, ParquetSink):
-                sink.compact()
+            compact = getattr(sink, "compact", None)  # Parquet's many small files
+            if compact is not None:
+                compact()
         self.result.seconds = time.monotonic() - started
         self.result.drift = dict(drift)
         if failures:
@@ -452,15 +459,23 @@ def interrupted(error: BaseException) -> bool:
     KeyboardInterrupt into its InterruptException, a RuntimeError "Query interrupted"
     (DuckDB 2.0), or, inside an Arrow scan, an InvalidInputException whose text names the
     KeyboardInterrupt; possibly wrapped by our own errors."""
+    # Without duckdb imported (a Parquet export), no error can be one of its own.
+    duckdb = sys.modules.get("duckdb")
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (KeyboardInterrupt, duckdb.InterruptException)):
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        if duckdb is not None and isinstance(current, duckdb.InterruptException):
             return True
         if isinstance(current, RuntimeError) and str(current).startswith("Query interrupted"):
             return True
-        if isinstance(current, duckdb.Error) and "KeyboardInterrupt" in str(current):
+        if (
+            duckdb is not None
+            and isinstance(current, duckdb.Error)
+            and ("KeyboardInterrupt" in str(current))
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False

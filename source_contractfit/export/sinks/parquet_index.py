@@ -18,8 +18,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from source_contractfit.export.arrays import parquet_file, strings
+from source_contractfit.export.arrays import strings
+
+
+def parquet_file(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file, read as `pq.read_table(path, partitioning=None)` reads it, without
+    `pq.read_table`: it goes through pyarrow.dataset, whose import imports pandas."""
+    with pq.ParquetFile(path) as file:
+        return file.read(columns=columns)
 
 
 def file_order(path: Path) -> tuple[int, str]:

@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from source_contractfit.export.arrays import int64s, parquet_file, strings
+from source_contractfit.export.arrays import int64s, strings
 from source_contractfit.export.sinks.base import (
     DOCUMENT_TABLES,
     Commit,
@@ -52,7 +51,12 @@ from source_contractfit.export.sinks.parquet_files import (
     read_state,
     write_atomically,
 )
-from source_contractfit.export.sinks.parquet_index import PartitionIndex, file_order, unique_ids
+from source_contractfit.export.sinks.parquet_index import (
+    PartitionIndex,
+    file_order,
+    parquet_file,
+    unique_ids,
+)
 
 __all__ = ["INTENT_FILE", "LOCK_FILE", "STATE_FILE", "ParquetSink", "arrow_table"]
 
@@ -347,6 +351,8 @@ class ParquetSink:
             piece.append_column("_file_rank", pa.array([rank] * piece.num_rows, pa.int64()))
             for rank, piece in enumerate(pieces)
         )
+        import duckdb  # only keyed tables need it (stats): documents-only runs never do
+
         con = duckdb.connect()
         con.register("old", old)
         con.register("new", part)
