@@ -422,3 +422,39 @@ def test_an_export_of_the_document_family_never_imports_pandas(
     with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as con:
         ((stored,),) = con.execute("SELECT count(*) FROM documents").fetchall()
     assert stored == 500
+
+
+def test_sinks_that_disagree_agree_before_the_first_read(emu: Emulator, tmp_path: Path) -> None:
+    """kill -9 between two sinks' commits, then a run killed after committing only
+    metadata, left DuckDB and Parquet at one sequence with only DuckDB holding the
+    documents state; the next run took it and Parquet never got the documents. Such
+    sinks are now made to agree first: a state not every sink holds is read anew."""
+    from source_contractfit.export.normalize import SCHEMA_VERSION, TABLES, primary_keys
+    from source_contractfit.export.sinks import DuckDBSink, ParquetSink
+
+    config = api_key_config(emu.base_url)
+    duck, folder = tmp_path / "out.duckdb", tmp_path / "parquet"  # as sinks() names them
+    done = export(tmp_path, config, "--duckdb", str(duck), "--streams", "documents")
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(duck), read_only=True) as con:
+        ((sequence,),) = con.execute("SELECT max(sequence) FROM _contractfit_state").fetchall()
+    # The Parquet sink as that crash left it: the same sequence, no documents state.
+    parquet = ParquetSink(folder, TABLES, primary_keys(), SCHEMA_VERSION)
+    parquet.replace_state({}, sequence)
+    parquet.close()
+    done = export(tmp_path, config, *sinks(tmp_path), "--streams", "documents")
+    assert done.returncode == 0, done.stderr
+    assert parquet_digests(duck, folder) == duckdb_digests(duck)
+    with duckdb.connect(str(duck), read_only=True) as con:
+        ((stored,),) = con.execute(
+            f"SELECT count(*) FROM read_parquet('{folder}/documents/**/*.parquet')"
+        ).fetchall()
+    assert stored == 500
+    states = [
+        DuckDBSink(duck, TABLES, primary_keys(), SCHEMA_VERSION),
+        ParquetSink(folder, TABLES, primary_keys(), SCHEMA_VERSION),
+    ]
+    loaded = [sink.load_state() for sink in states]
+    for sink in states:
+        sink.close()
+    assert loaded[0].streams == loaded[1].streams and "documents" in loaded[0].streams

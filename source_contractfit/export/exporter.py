@@ -47,7 +47,7 @@ from source_contractfit.export.normalize import (
     primary_keys,
 )
 from source_contractfit.export.normalize.schemas import SNAPSHOT_TABLES
-from source_contractfit.export.sinks import Commit, Sink
+from source_contractfit.export.sinks import Commit, Sink, StoredState
 from source_contractfit.export.sinks.parquet_files import refuse_a_file
 from source_contractfit.read.context import ReadContext
 from source_contractfit.read.engine import plan, read_unit
@@ -191,10 +191,25 @@ class Exporter:
         self.result = ExportResult()
 
     def _starting_state(self) -> tuple[int, dict[str, Any]]:
-        """The state of the sink that is behind: what every sink holds data for."""
+        """The state every sink holds the data for, made every sink's state before the
+        first read (`agreed_state`).
+
+        Sinks disagree after a crash between two sinks' commits, or when DuckDB loses the
+        commits its open transaction held. Reading on from the older state without telling
+        the other sink let the two drift apart for good: Parquet missed the documents
+        commit, the next run committed only metadata before it was killed too, both then
+        stood at the same sequence, and the run after took DuckDB's state, so Parquet
+        never received the documents (kill -9 test, 2 runs in 5)."""
         stored = [sink.load_state() for sink in self.sinks]
-        behind = min(stored, key=lambda s: s.sequence)
-        return max(s.sequence for s in stored), dict(behind.streams)
+        sequence = max(s.sequence for s in stored)
+        first = stored[0].streams
+        if all(s.streams == first for s in stored[1:]):
+            return sequence, dict(first)
+        states = agreed_state(stored)
+        sequence += 1
+        for sink in self.sinks:
+            sink.replace_state(states, sequence)
+        return sequence, states
 
     def run(self) -> ExportResult:
         started = time.monotonic()
@@ -452,6 +467,24 @@ def run_export(
         print(f"contractfit export: {redactor.mask(result.failed.message)}", file=sys.stderr)
         return EXIT_CODES[result.failed.kind]
     return 0
+
+
+def agreed_state(stored: Sequence[StoredState]) -> dict[str, Any]:
+    """Per stream, the state every sink holds the data for, when the sinks disagree.
+
+    The sink with the lowest sequence missed the newest commits (every commit goes to
+    every sink, in order), so its state of each stream is the older one. A stream some
+    sink holds no state for is read anew, and so is one that sinks at the lowest sequence
+    disagree on (possible only for sinks written before starts agreed their states): the
+    sinks replace the rows read again, so reading anew costs time, never data."""
+    lowest = min(s.sequence for s in stored)
+    behind = [s.streams for s in stored if s.sequence == lowest]
+    return {
+        stream: blob
+        for stream, blob in behind[0].items()
+        if all(stream in s.streams for s in stored)
+        and all(other[stream] == blob for other in behind[1:])
+    }
 
 
 def interrupted(error: BaseException) -> bool:

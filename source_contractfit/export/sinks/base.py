@@ -94,4 +94,9 @@ class Sink(Protocol):
 
     def reset(self, tables: set[str]) -> None: ...
 
+    def replace_state(self, streams: Mapping[str, Any], sequence: int) -> None:
+        """The stored state becomes exactly `streams` (any other stream's is forgotten),
+        at `sequence`, in one atomic write; the data stays."""
+        ...
+
     def close(self) -> None: ...

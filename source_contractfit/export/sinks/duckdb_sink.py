@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,22 @@ class DuckDBSink:
             con.execute(f"DELETE FROM {_quote(table)}")
         con.execute(f"DELETE FROM {STATE_TABLE}")
         con.execute("COMMIT")
+
+    def replace_state(self, streams: Mapping[str, Any], sequence: int) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            con.execute(f"DELETE FROM {STATE_TABLE}")
+            for stream, blob in streams.items():
+                con.execute(
+                    f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)",
+                    [stream, orjson.dumps(blob).decode(), sequence],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
 
     def apply(self, commit: Commit, sequence: int) -> None:
         """Store `commit` in the open transaction (begun if none is), then COMMIT it if it

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,9 @@ class ParquetSink:
     # -- state -------------------------------------------------------------------------
     def load_state(self) -> StoredState:
         return read_state(self.root)
+
+    def replace_state(self, streams: Mapping[str, Any], sequence: int) -> None:
+        self._write_state(dict(streams), sequence)
 
     def _write_state(self, streams: dict[str, Any], sequence: int) -> None:
         body = {"sequence": sequence, "schema_version": self.schema_version, "streams": streams}
