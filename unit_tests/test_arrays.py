@@ -33,7 +33,13 @@ def test_int64s_equal_pa_array(values: list[int]) -> None:
 
 @pytest.mark.parametrize(
     ("build", "values"),
-    [(strings, ["a", None]), (strings, ["\ud800"]), (int64s, [1, None]), (int64s, [2**63])],
+    [
+        (strings, ["a", None]),
+        (strings, ["\ud800"]),
+        (int64s, [1, None]),
+        (int64s, [2**63]),
+        (int64s, [True, 2]),
+    ],
 )
 def test_what_the_buffers_do_not_take_is_pa_arrays_to_decide(build: Any, values: list[Any]) -> None:
     kind = pa.string() if build is strings else pa.int64()

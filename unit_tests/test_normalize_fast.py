@@ -33,6 +33,7 @@ from source_contractfit.api import jsonbody
 from source_contractfit.export.normalize import Normalizer, lazy
 from source_contractfit.export.normalize.known import ATOM_KEYS
 from source_contractfit.export.normalize.native import AVAILABLE
+from source_contractfit.export.normalize.schemas import TABLES
 
 # The paths under test besides the specification: the native one wherever it is built,
 # and it is built wherever a C compiler is (test_the_native_extension_is_built...).
@@ -393,8 +394,40 @@ def test_edge_documents_in_the_document_tables(index: int) -> None:
     assert_same(documents)
 
 
+def test_a_project_id_that_is_not_valid_utf8_is_cleaned_on_every_path() -> None:
+    """`project_id` comes from GET /inboxes: a lone surrogate there is cleaned like any
+    other text (it ended the run with a UnicodeEncodeError before)."""
+    from source_contractfit.export.normalize import Normalizer
+
+    document = copy.deepcopy(real_documents()[0])
+    tables = []
+    for options in ({"fast": False}, {"fast": True, "native": False}, {"fast": True}):
+        normalizer = Normalizer(inbox_projects={document["inbox"]: "proj\ud800"}, **options)
+        normalizer.add_document(copy.deepcopy(document))
+        batches = dict(normalizer.flush())
+        tables.append(batches["documents"].column("project_id").to_pylist())
+    assert tables[0] == tables[1] == tables[2] == ["proj\ufffd"]
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="exercises the C table itself")
+def test_document_rows_refuse_tables_of_another_layout() -> None:
+    from source_contractfit.export.normalize import native
+
+    wrong = [native._native.AtomTable("s" * n) for n in (30, 13, 9)]
+    with pytest.raises(TypeError, match="another layout"):
+        native._native.document_rows(real_documents()[0], {}, *wrong)
+    names = ("documents", "document_versions", "sections")
+    with pytest.raises(ValueError, match="column types"):
+        native._native.configure_documents(
+            None, tuple(TABLES[n].names for n in names), ("s", "s", "s"), (), ()
+        )
+    assert len(real_documents()) and native.plain_document_rows(  # still configured
+        copy.deepcopy(real_documents()[0]), {}, *(native.NativeBuffer(n) for n in names)
+    )
+
+
 def test_the_emulator_documents_take_the_c_document_rows() -> None:
-    """Not a differential: that the path under test is the one taken (`document_rows`
+    """Not a differential: that the path under test is the one taken (`plain_document_rows`
     answers None for a document it leaves to the specification)."""
     from source_contractfit.export.normalize import native
 
@@ -402,10 +435,10 @@ def test_the_emulator_documents_take_the_c_document_rows() -> None:
         pytest.skip("the C extension is not built here (test_the_native_extension_is_built)")
     buffers = [native.NativeBuffer(t) for t in ("documents", "document_versions", "sections")]
     documents = list(variant_documents("default"))
-    taken = [native.document_rows(copy.deepcopy(d), {}, *buffers) for d in documents]
+    taken = [native.plain_document_rows(copy.deepcopy(d), {}, *buffers) for d in documents]
     assert taken == [d["id"] for d in documents]
     odd = {**copy.deepcopy(documents[0]), "new_top_key": 1}
-    assert native.document_rows(odd, {}, *buffers) is None
+    assert native.plain_document_rows(odd, {}, *buffers) is None
     assert [len(b) for b in buffers][0] == len(documents)  # nothing of the odd one
 
 

@@ -33,6 +33,8 @@ def int64s(values: Iterable[int]) -> pa.Array:
     """An `int64` array of `values`."""
     values = list(values)
     try:
+        if any(type(value) is bool for value in values):  # array("q") takes them; pa.array not
+            raise TypeError
         data = array("q", values)
     except (TypeError, OverflowError):
         return pa.array(values, pa.int64())

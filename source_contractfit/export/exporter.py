@@ -207,8 +207,11 @@ class Exporter:
             return sequence, dict(first)
         states = agreed_state(stored)
         sequence += 1
-        for sink in self.sinks:
-            sink.replace_state(states, sequence)
+        # The sinks behind last: should this be cut short, one that was ahead and is not
+        # rewritten yet must not become the lowest and lend the next run its newer state.
+        order = sorted(range(len(stored)), key=lambda i: stored[i].sequence, reverse=True)
+        for i in order:
+            self.sinks[i].replace_state(states, sequence)
         return sequence, states
 
     def run(self) -> ExportResult:

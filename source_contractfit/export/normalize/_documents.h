@@ -28,6 +28,11 @@ static const char *const SECTION_COLUMNS[] = {
 #define N_DOCUMENT_COLUMNS 30
 #define N_VERSION_COLUMNS 13
 #define N_SECTION_COLUMNS 9
+/* Their kinds, one letter a column (kind_of_letter): a table of another layout is refused,
+ * and configure_documents refuses schemas whose layout (native.layout) differs. */
+static const char DOCUMENT_LAYOUT[] = "ssssissbbbbsbbbbsibbtttfttfiss";
+static const char VERSION_LAYOUT[] = "sisssbstsiibs";
+static const char SECTION_LAYOUT[] = "sisiissfs";
 
 /* known.py, set by configure_documents. */
 #define N_PARTS 8 /* DOCUMENT_NESTED */
@@ -36,7 +41,6 @@ typedef struct {
     int open_keys;
 } Part;
 static Part parts[N_PARTS];
-static int n_parts = 0;
 static PyObject *document_keys, *prediction_keys, *version_keys, *evaluation_keys,
     *section_keys, *py_extra_json;
 
@@ -403,10 +407,19 @@ static int plain_document(PyObject *document, PyObject *inbox_projects, AtomTabl
     return 0;
 }
 
-static AtomTable *table_of(PyObject *obj, int columns) {
-    if (!PyObject_TypeCheck(obj, &AtomTableType) || ready((AtomTable *)obj) < 0) return NULL;
+static AtomTable *table_of(PyObject *obj, const char *layout) {
+    if (!PyObject_TypeCheck(obj, &AtomTableType)) {
+        PyErr_SetString(PyExc_TypeError, "expected an AtomTable");
+        return NULL;
+    }
     AtomTable *t = (AtomTable *)obj;
-    if (!t->generic || t->n_columns != columns) {
+    if (ready(t) < 0) return NULL;
+    int same = t->generic && t->n_columns == (int)strlen(layout);
+    for (int i = 0; same && i < t->n_columns; i++) {
+        enum Kind kind;
+        same = kind_of_letter((Py_UCS4)layout[i], &kind) == 0 && t->columns[i].kind == kind;
+    }
+    if (!same) {
         PyErr_SetString(PyExc_TypeError, "a table of another layout");
         return NULL;
     }
@@ -422,9 +435,9 @@ static PyObject *document_rows(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "configure_documents() was not called");
         return NULL;
     }
-    AtomTable *documents = table_of(d, N_DOCUMENT_COLUMNS);
-    AtomTable *versions = documents ? table_of(v, N_VERSION_COLUMNS) : NULL;
-    AtomTable *sections = versions ? table_of(s, N_SECTION_COLUMNS) : NULL;
+    AtomTable *documents = table_of(d, DOCUMENT_LAYOUT);
+    AtomTable *versions = documents ? table_of(v, VERSION_LAYOUT) : NULL;
+    AtomTable *sections = versions ? table_of(s, SECTION_LAYOUT) : NULL;
     if (sections == NULL) return NULL;
     Py_ssize_t before[3] = {documents->rows, versions->rows, sections->rows};
     PyObject *id = NULL;
@@ -454,15 +467,27 @@ static int same_names(PyObject *names, const char *const *expected) {
     return same ? 0 : -1;
 }
 
+static int same_layout(PyObject *layout, const char *expected) {
+    if (PyUnicode_Check(layout) && PyUnicode_CompareWithASCIIString(layout, expected) == 0)
+        return 0;
+    PyErr_SetString(PyExc_ValueError, "the table's column types differ from _documents.h");
+    return -1;
+}
+
 /* configure_documents(extra_json, (documents, versions, sections column names),
- *   (document, prediction, version, evaluation, section keys),
- *   ((part, columns, extra, ignored, open_keys), ...) in DOCUMENT_NESTED order) */
+ *   (their layouts), (document, prediction, version, evaluation, section keys),
+ *   ((part, columns, extra, ignored, open_keys), ...) in DOCUMENT_NESTED order).
+ * Nothing changes unless every argument is as expected. */
 static PyObject *configure_documents(PyObject *module, PyObject *args) {
-    PyObject *extra_json, *names, *keys, *nested;
-    if (!PyArg_ParseTuple(args, "OOOO", &extra_json, &names, &keys, &nested)) return NULL;
+    PyObject *extra_json, *names, *layouts, *keys, *nested;
+    if (!PyArg_ParseTuple(args, "OOOOO", &extra_json, &names, &layouts, &keys, &nested))
+        return NULL;
     PyObject *d, *v, *s;
     if (!PyArg_ParseTuple(names, "OOO", &d, &v, &s) || same_names(d, DOCUMENT_COLUMNS) < 0 ||
         same_names(v, VERSION_COLUMNS) < 0 || same_names(s, SECTION_COLUMNS) < 0)
+        return NULL;
+    if (!PyArg_ParseTuple(layouts, "OOO", &d, &v, &s) || same_layout(d, DOCUMENT_LAYOUT) < 0 ||
+        same_layout(v, VERSION_LAYOUT) < 0 || same_layout(s, SECTION_LAYOUT) < 0)
         return NULL;
     PyObject *k[5];
     if (!PyArg_ParseTuple(keys, "OOOOO", &k[0], &k[1], &k[2], &k[3], &k[4])) return NULL;
@@ -486,26 +511,37 @@ static PyObject *configure_documents(PyObject *module, PyObject *args) {
     for (int m = 0; m < N_MEMBERS; m++)
         if (members[m] == NULL && (members[m] = PyUnicode_InternFromString(MEMBER_NAMES[m])) == NULL)
             return NULL;
-    PyObject **slots[5] = {&document_keys, &prediction_keys, &version_keys, &evaluation_keys,
-                           &section_keys};
-    for (int i = 0; i < 5; i++) {
-        PyObject *frozen = PyFrozenSet_New(k[i]);
-        if (frozen == NULL) return NULL;
-        Py_XSETREF(*slots[i], frozen);
-    }
-    for (int p = 0; p < n_parts; p++) {
-        Py_CLEAR(parts[p].name);
-        Py_CLEAR(parts[p].columns);
-        Py_CLEAR(parts[p].extra);
-        Py_CLEAR(parts[p].ignored);
-    }
-    for (int p = 0; p < N_PARTS; p++) {
-        parts[p] = (Part){Py_NewRef(fresh[p].name), PyFrozenSet_New(fresh[p].columns),
+    /* Everything new is built first; the module's sets change only once all exist. */
+    PyObject *sets[5] = {NULL};
+    Part built[N_PARTS] = {{NULL}};
+    int ok = 1;
+    for (int i = 0; ok && i < 5; i++) ok = (sets[i] = PyFrozenSet_New(k[i])) != NULL;
+    for (int p = 0; ok && p < N_PARTS; p++) {
+        built[p] = (Part){Py_NewRef(fresh[p].name), PyFrozenSet_New(fresh[p].columns),
                           PyFrozenSet_New(fresh[p].extra), PyFrozenSet_New(fresh[p].ignored),
                           fresh[p].open_keys};
-        if (!parts[p].columns || !parts[p].extra || !parts[p].ignored) return NULL;
+        ok = built[p].columns && built[p].extra && built[p].ignored;
     }
-    n_parts = N_PARTS;
+    if (!ok) {
+        for (int i = 0; i < 5; i++) Py_XDECREF(sets[i]);
+        for (int p = 0; p < N_PARTS; p++) {
+            Py_XDECREF(built[p].name);
+            Py_XDECREF(built[p].columns);
+            Py_XDECREF(built[p].extra);
+            Py_XDECREF(built[p].ignored);
+        }
+        return NULL;
+    }
+    PyObject **slots[5] = {&document_keys, &prediction_keys, &version_keys, &evaluation_keys,
+                           &section_keys};
+    for (int i = 0; i < 5; i++) Py_XSETREF(*slots[i], sets[i]);
+    for (int p = 0; p < N_PARTS; p++) {
+        Py_XDECREF(parts[p].name);
+        Py_XDECREF(parts[p].columns);
+        Py_XDECREF(parts[p].extra);
+        Py_XDECREF(parts[p].ignored);
+        parts[p] = built[p];
+    }
     Py_XSETREF(py_extra_json, Py_NewRef(extra_json));
     Py_RETURN_NONE;
 }

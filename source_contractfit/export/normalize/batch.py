@@ -72,7 +72,7 @@ class Normalizer:
         self.fallbacks = 0  # documents the fast path could not take and the spec did
         # The document tables in C (native.py) when built; `native=False` forces Python.
         self.native = fast and (AVAILABLE if native is None else native)
-        native_tables = DOCUMENT_KEYS if self.native else {}
+        native_tables = set(DOCUMENT_KEYS) if self.native else set()  # the 5 document tables
         self._buffers: dict[str, ColumnBuffer | NativeBuffer] = {
             name: NativeBuffer(name) if name in native_tables else ColumnBuffer(name)
             for name in TABLES

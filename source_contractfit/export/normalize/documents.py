@@ -35,6 +35,7 @@ from source_contractfit.export.normalize.schemas import DOCUMENT_TABLE_COLUMNS
 from source_contractfit.export.normalize.values import (
     NormalizationError,
     boolean,
+    clean,
     integer,
     key_label,
     key_text,
@@ -120,7 +121,7 @@ def document_row(
     row = _document_row(doc_id, document, prediction, drift)
     row.update(
         inbox_id=inbox,
-        project_id=project if isinstance(project, str) else None,
+        project_id=clean(project) if isinstance(project, str) else None,
         document_type=first.get("document_type"),
         format_id=first.get("format_id"),
         versions_count=len(versions),

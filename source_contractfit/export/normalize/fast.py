@@ -7,7 +7,9 @@ row, a merge of the version's columns into each, then a transposition per batch.
 plain atom (only known keys, coordinates of three 64-bit integers, values of the expected
 JSON types) is written value by value into the column lists; anything else about an atom
 goes through the specification's own `atom_values`, and the document, version and section
-rows (a handful per document) are the specification's functions themselves.
+rows (a handful per document) are the specification's functions themselves. Where the C
+extension is built, a plain document's rows of every table are written in C instead
+(native.py), and this module's Python is what it falls back to.
 
 `add_document` raises whatever the specification would refuse (or anything unexpected);
 the caller then rolls the buffers back and asks the specification, which decides between
@@ -32,7 +34,7 @@ from source_contractfit.export.normalize.documents import (
     version_sections,
 )
 from source_contractfit.export.normalize.known import ATOM_KEYS
-from source_contractfit.export.normalize.native import NativeBuffer, document_rows
+from source_contractfit.export.normalize.native import NativeBuffer, plain_document_rows
 from source_contractfit.export.normalize.schemas import VALUE_COLUMNS
 from source_contractfit.export.normalize.values import (
     INT64_MAX,
@@ -63,7 +65,7 @@ def add_document(
     the specification refuses, leaving partial rows the caller must roll back."""
     small = buffers["documents"], buffers["document_versions"], buffers["sections"]
     if all(isinstance(buffer, NativeBuffer) for buffer in small):
-        doc_id = document_rows(document, inbox_projects, *small)  # type: ignore[arg-type]
+        doc_id = plain_document_rows(document, inbox_projects, *small)  # type: ignore[arg-type]
         if doc_id is not None:
             _native_children(document, doc_id, buffers["fields"], buffers["line_items"])
             return doc_id
@@ -93,7 +95,7 @@ def _native_children(
     fields: ColumnBuffer | NativeBuffer,
     line_items: ColumnBuffer | NativeBuffer,
 ) -> None:
-    """The fields and line_items rows of a document `document_rows` took: it checked the
+    """The fields and line_items rows of a document `plain_document_rows` took: it checked the
     versions, so the base columns are the values themselves (NotPlain still leaves the
     document to the specification)."""
     assert isinstance(fields, NativeBuffer) and isinstance(line_items, NativeBuffer)

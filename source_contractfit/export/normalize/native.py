@@ -8,8 +8,9 @@ take), so the Normalizer buffers both kinds alike. A version the C code does not
 plain (an unknown key, an odd type) raises `NotPlain`, and the document goes through the
 Python specification, whose rows `extend` appends here too.
 
-The other document tables (documents, document_versions, sections) are C tables too,
-filled from the specification's rows by `append_row`: their Arrow arrays are then made
+The other document tables (documents, document_versions, sections) are C tables too:
+`plain_document_rows` writes a plain document's rows of them in C (`_documents.h`), and
+`append_row` the specification's rows of any other document. Their Arrow arrays are made
 from buffers, never by `pa.array` over Python lists, whose first call imports pandas
 (pyarrow looks for pandas objects in every list): 0.2 s of every export's start.
 
@@ -69,11 +70,17 @@ def _textual_extra(textual: Any) -> str | None:
     return extra_json({"textual_coord": textual})
 
 
+def layout(schema: pa.Schema) -> str:
+    """The C table layout of `schema`: one letter per column (KIND_LETTERS)."""
+    return "".join(KIND_LETTERS[field.type] for field in schema)
+
+
 if _native is not None:
     _native.configure(value_number, value_text, _textual_extra, ATOM_KEYS)
     _native.configure_documents(
         extra_json,
         tuple(TABLES[name].names for name in ("documents", "document_versions", "sections")),
+        tuple(layout(TABLES[name]) for name in ("documents", "document_versions", "sections")),
         (DOCUMENT_KEYS, PREDICTION_KEYS, VERSION_KEYS, EVALUATION_KEYS, SECTION_KEYS),
         tuple(
             (name, part.columns, part.extra, part.ignored, part.open_keys)
@@ -82,12 +89,7 @@ if _native is not None:
     )
 
 
-def layout(schema: pa.Schema) -> str:
-    """The C table layout of `schema`: one letter per column (KIND_LETTERS)."""
-    return "".join(KIND_LETTERS[field.type] for field in schema)
-
-
-def document_rows(
+def plain_document_rows(
     document: Any,
     inbox_projects: Mapping[str, str] | None,
     documents: NativeBuffer,
@@ -95,7 +97,8 @@ def document_rows(
     sections: NativeBuffer,
 ) -> str | None:
     """The documents, document_versions and sections rows of a plain document, written in
-    C (`_documents.h`); its id, or None when the specification decides (nothing added)."""
+    C (`_documents.h`); its id, or None when the specification decides (nothing added).
+    (Not documents.document_rows, the specification's rows of one document.)"""
     assert _native is not None
     doc_id: str | None = _native.document_rows(
         document, inbox_projects, documents.table, versions.table, sections.table
@@ -127,7 +130,7 @@ class NativeBuffer:
 
     @property
     def table(self) -> Any:
-        """The C table itself (for `document_rows`)."""
+        """The C table itself (for `plain_document_rows`)."""
         return self._table
 
     def add(self, base: tuple[Any, ...], obj: Any) -> None:
