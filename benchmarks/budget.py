@@ -46,7 +46,7 @@ from perf import (  # noqa: E402 - the harness next to this file
     process_cpu_seconds,
     run_child,
 )
-from sink_ceiling import parse_sink, sink_command  # noqa: E402
+from sink_ceiling import export_rows, parse_sink, sink_command  # noqa: E402
 
 TARGET = 0.70
 IMPORTS = {
@@ -67,10 +67,7 @@ def main() -> int:
     with prefilled_emulator(args) as emulator, tempfile.TemporaryDirectory() as name:
         work = Path(name)
         setup = ceiling_setup(args, work, emulator.base_url)
-        rows = work / "rows"
-        export, _ = command_for("export-parquet", setup, work)
-        export[export.index("--parquet") + 1] = str(rows)
-        run_child(export, None, work / "export.stderr", setup.env)  # the rows; a warm-up
+        rows = export_rows(setup, work)
         contenders = ["floor", "fetch"]
         contenders += [f"{part}-{sink}" for part in ("imports", "sink") for sink in SINKS]
         for round_ in range(args.runs):

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perf import (  # noqa: E402 - the harness next to this file
     Run,
     RunFailed,
+    Setup,
     ceiling_parser,
     ceiling_setup,
     command_for,
@@ -82,6 +83,16 @@ def sink_command(kind: str, source: Path, target: Path, per_commit: int) -> list
     return [sys.executable, "-c", SINK_CHILD, kind, str(source), str(target), str(per_commit)]
 
 
+def export_rows(setup: Setup, work: Path) -> Path:
+    """One export to Parquet into `work/rows` (untimed; a warm-up): the rows the sink
+    children store."""
+    rows = work / "rows"
+    export, _ = command_for("export-parquet", setup, work)
+    export[export.index("--parquet") + 1] = str(rows)
+    run_child(export, None, work / "export.stderr", setup.env)
+    return rows
+
+
 def parse_sink(stdout: Path) -> tuple[float, int, float]:
     """(seconds, documents, CPU seconds of every thread) of the timed commits."""
     words = stdout.read_text().split()
@@ -103,10 +114,7 @@ def main() -> int:
     with prefilled_emulator(args) as emulator, tempfile.TemporaryDirectory() as name:
         work = Path(name)
         setup = ceiling_setup(args, work, emulator.base_url)
-        source = work / "rows"
-        export, _ = command_for("export-parquet", setup, work)
-        export[export.index("--parquet") + 1] = str(source)
-        run_child(export, None, work / "export.stderr", setup.env)  # the rows; a warm-up
+        source = export_rows(setup, work)
         for round_ in range(args.runs):
             order = ["floor", *contenders]
             start = round_ % len(order)
