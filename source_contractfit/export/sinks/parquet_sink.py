@@ -17,6 +17,7 @@ writer out of the folder while the sink is open.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections import defaultdict
@@ -208,7 +209,10 @@ class ParquetSink:
             self._write_state(streams, sequence)
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)
     def _relative(inbox: str, month: str) -> Path:
+        """A partition's folder below its table's (cached: it is asked for per partition
+        of every table of every commit, and percent-encoding the values showed in profiles)."""
         return Path(hive_segment("inbox_id", inbox)) / hive_segment("month", month)
 
     def _stored_schema(self, table: str) -> pa.Schema:
