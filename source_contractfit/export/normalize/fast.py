@@ -63,8 +63,9 @@ def add_document(
 ) -> str:
     """Append every row of `document` to `buffers`; returns its id. Raises on anything
     the specification refuses, leaving partial rows the caller must roll back."""
-    small = buffers["documents"], buffers["document_versions"], buffers["sections"]
-    if all(isinstance(buffer, NativeBuffer) for buffer in small):
+    # The Normalizer makes the five document buffers native together or not at all.
+    if isinstance(buffers["documents"], NativeBuffer):
+        small = buffers["documents"], buffers["document_versions"], buffers["sections"]
         doc_id = plain_document_rows(document, inbox_projects, *small)  # type: ignore[arg-type]
         if doc_id is not None:
             _native_children(document, doc_id, buffers["fields"], buffers["line_items"])

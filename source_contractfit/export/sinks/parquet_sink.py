@@ -211,8 +211,8 @@ class ParquetSink:
     @staticmethod
     @functools.lru_cache(maxsize=4096)
     def _relative(inbox: str, month: str) -> Path:
-        """A partition's folder below its table's (cached: it is asked for per partition
-        of every table of every commit, and percent-encoding the values showed in profiles)."""
+        """A partition's folder below its table's (cached: `apply` asks for it once per
+        document of every commit, and percent-encoding the values showed in profiles)."""
         return Path(hive_segment("inbox_id", inbox)) / hive_segment("month", month)
 
     def _stored_schema(self, table: str) -> pa.Schema:
