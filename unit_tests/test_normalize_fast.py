@@ -148,6 +148,11 @@ def test_emulator_documents_in_every_variant(variant: str) -> None:
         page = lazy.loads(orjson.dumps({"results": documents}))
         assert all(type(v["annotations"]) is lazy.Subtree for d in page["results"]
                    for v in d["versions"] if v and v.get("annotations"))  # fmt: skip
+        # ... whose rows the parsing thread wrote (add only copies them)
+        held = [v.get(key) for d in page["results"] for v in d["versions"] if v
+                for key in ("annotations", "lines")]  # fmt: skip
+        subtrees = [value for value in held if type(value) is lazy.Subtree]
+        assert subtrees and {subtree.prewritten for subtree in subtrees} == {1}
         normalizer = Normalizer()
         for document in page["results"]:
             normalizer.add_document(document)
@@ -476,7 +481,7 @@ def test_the_c_table_refuses_misuse_instead_of_crashing() -> None:
     fresh = native._native.AtomTable(False)
     assert fresh.add(("d", 0, None, None, None), {"f": [{"value": ""}]}) == 1
     (nulls, valid, values, chars), *_ = fresh.finish()
-    assert (nulls, valid, chars) == (0, None, b"d")
+    assert (nulls, valid, bytes(chars)) == (0, None, b"d")
 
 
 def test_a_long_buffer_is_finished_into_batches_at_document_starts() -> None:
@@ -563,3 +568,36 @@ def test_a_c_table_of_any_layout_holds_rows_as_pa_array_would() -> None:
     for bad in ("", "sx", "s" * 33):
         with pytest.raises(ValueError):
             native._native.AtomTable(bad)
+
+
+@pytest.mark.skipif(not lazy.AVAILABLE, reason="exercises the C extension's page parser")
+def test_the_parsing_thread_writes_a_pages_rows_and_add_gives_the_specifications() -> None:
+    """parse_page writes every version's atom rows without the GIL (1); `add` copies them
+    with the version's own base columns, and an empty field list's row is `correct` only
+    when the version is judged. What needs Python (a float's repr) is left to the tape
+    (0), what is not plain is known as such (2); every way gives the specification's rows."""
+
+    def version(annotations: dict[str, Any], judged: bool | None) -> dict[str, Any]:
+        lines = {"t": [{"c": {"value": "2.50", "confidence": 0.5}}, None]}
+        return {"name": "v", "is_evaluated": judged, "annotations": annotations, "lines": lines}
+
+    documents = [
+        {"id": "a", "inbox": "i", "versions": [
+            version({"f": [], "g": [{"value": "1.5e3", "text": "1.5e3"}], "h": None}, True),
+            version({"f": [], "g": [{"value": "-.25", "correct": False}]}, False),
+            version({"f": []}, None),
+        ]},
+        {"id": "b", "inbox": "i", "versions": [version({"f": [{"value": 12.50}]}, True)]},
+        {"id": "c", "inbox": "i", "versions": [version({"f": [{"value": 1, "new": 2}]}, True)]},
+    ]  # fmt: skip
+    body = b'{"page": 1, "results": ' + json.dumps(documents).replace("12.5", "12.50").encode()
+    page = lazy.loads(body + b"}")
+    states = [[v["annotations"].prewritten for v in d["versions"]] for d in page["results"]]
+    assert states == [[1, 1, 1], [0], [2]]
+    assert page["results"][0]["versions"][0]["lines"].prewritten == 1
+    spec = outputs([jsonbody.loads(body + b"}")["results"]][0], fast=False)
+    out = outputs(page["results"], fast=True, native=True, copy_inputs=False)
+    assert out == spec
+    correct = [(r["version_index"], r["correct"]) for r in out["tables"]["fields"]
+               if r["document_id"] == "a" and r["field_name"] == "f"]  # fmt: skip
+    assert correct == [(0, True), (1, None), (2, None)]

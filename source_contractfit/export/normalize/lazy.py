@@ -5,8 +5,9 @@ GIL, and 95% of it is the `annotations` and `lines` objects of every version, wh
 the native normalizer reads. `loads` parses the page in C without the GIL (the walk's
 threads then decode pages in parallel) and builds the Python objects jsonbody.loads
 would, except that each such object of a version or of `prediction` is a `Subtree` of
-the parsed page; `AtomTable.add` reads its rows straight from it (with the GIL held:
-four calls a document, each of which waited behind the reader threads when it let go).
+the parsed page. The parsing thread also writes the rows of every version's Subtrees
+into tables of the page, still without the GIL (`prewritten`); `AtomTable.add` copies
+them from there, or reads the tape itself for a Subtree that needed Python.
 
 It gives the same value as jsonbody.loads or leaves the body to it: a body the C parser
 does not take whole (invalid JSON, an integer of 19 digits or more, a lone surrogate, a
