@@ -380,3 +380,33 @@ def test_the_partition_index_loads_foreign_files_with_binary_and_duplicated_keys
     index = PartitionIndex()
     assert index.stored_among(folder, "document_id", {"a", "b", "c"}) == {"a", "b"}
     assert index.duplicated(folder, "document_id") == {"a"}
+
+
+def test_duckdb_stores_commits_as_small_row_groups_written_beside_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit's rows go to the file as row groups of ROW_GROUP_ROWS (written at once,
+    compressed: DuckDB's default of 122,880 sent an export's ~20k-row appends through the
+    write-ahead log and compressed them again at each checkpoint); spilled pages, if any,
+    go beside the file, never into the working directory; one DuckDB thread."""
+    from source_contractfit.export.sinks.duckdb_sink import ROW_GROUP_ROWS
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "out" / "it's.duckdb"
+    path.parent.mkdir()
+    sink = DuckDBSink(path, SCHEMAS, KEYS, 1)
+    settings = sink.execute(
+        "SELECT current_setting('temp_directory'), current_setting('threads')"
+    ).fetchone()
+    assert settings == (f"{path}.tmp", 1)
+    docs = {f"d{i:06}": ["a", "b"] for i in range(3 * ROW_GROUP_ROWS // 2)}
+    sink.apply(document_commit(docs, {"at": 1}), 1)
+    sink.close()
+    con = duckdb.connect(str(path), read_only=True)
+    groups = con.execute(
+        "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('fields')"
+    ).fetchone()
+    assert groups == (3,)  # 49,152 rows
+    assert con.execute("SELECT count(*) FROM fields").fetchone() == (2 * len(docs),)
+    con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
