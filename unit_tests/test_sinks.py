@@ -410,3 +410,24 @@ def test_duckdb_stores_commits_as_small_row_groups_written_beside_the_file(
     assert con.execute("SELECT count(*) FROM fields").fetchone() == (2 * len(docs),)
     con.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_parquet_compacts_a_partition_once_it_holds_more_than_the_bound(tmp_path: Path) -> None:
+    """Each commit adds a file to the partitions it touches; at the end of a run only a
+    partition holding more than COMPACT_ABOVE_FILES files is merged into one, and merging
+    keeps every row."""
+    from source_contractfit.export.sinks.parquet_sink import COMPACT_ABOVE_FILES
+
+    sink = open_sink("parquet", tmp_path)
+    for n in range(COMPACT_ABOVE_FILES):
+        sink.apply(document_commit({f"d{n:03}": ["x"]}, {"at": n}), n + 1)
+    (folder,) = {p.parent for p in (tmp_path / "pq" / "fields").rglob("*.parquet")}
+    sink.compact()
+    assert len(list(folder.glob("*.parquet"))) == COMPACT_ABOVE_FILES  # at the bound: kept
+    sink.apply(document_commit({"last": ["x", "y"]}, {"at": "last"}), COMPACT_ABOVE_FILES + 1)
+    sink.compact()
+    assert len(list(folder.glob("*.parquet"))) == 1
+    found = rows("parquet", tmp_path, "fields", sink)
+    assert len(found) == COMPACT_ABOVE_FILES + 2
+    assert {r[0] for r in found} == {f"d{n:03}" for n in range(COMPACT_ABOVE_FILES)} | {"last"}
+    sink.close()
