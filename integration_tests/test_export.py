@@ -392,6 +392,46 @@ def test_a_duckdb_transaction_holds_a_bounded_number_of_rows(
     )
 
 
+def test_buffered_rows_past_the_bound_are_committed_without_a_checkpoint(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no checkpoint due, the buffers are committed (data only) once they hold
+    MAX_BUFFERED_ROWS rows, asked every BUFFER_CHECK_RECORDS records: no commit passes the
+    bound by more than those records' rows; same content as one commit."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.export import exporter
+    from source_contractfit.export.sinks import DuckDBSink
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(api_key_config(emu.base_url, checkpoint_interval=100_000)))
+    applied: list[tuple[int, int]] = []  # (rows, documents) of each commit
+    real_apply = DuckDBSink.apply
+
+    def spy(self: DuckDBSink, commit: Any, sequence: int) -> None:
+        applied.append((commit.rows(), len(commit.document_ids)))
+        real_apply(self, commit, sequence)
+
+    def run_once(target: Path) -> None:
+        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
+            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
+        assert code == 0, err.getvalue()
+
+    run_once(tmp_path / "reference.duckdb")
+    monkeypatch.setattr(DuckDBSink, "apply", spy)
+    monkeypatch.setattr(exporter, "MAX_BUFFERED_ROWS", 4_000)
+    run_once(tmp_path / "bounded.duckdb")
+    documents = sum(count for _, count in applied)
+    per_document = sum(rows for rows, _ in applied) / documents
+    assert len(applied) >= 8, applied  # ~40k rows
+    slack = 2 * exporter.BUFFER_CHECK_RECORDS * per_document
+    assert max(rows for rows, _ in applied) < 4_000 + slack, applied
+    assert duckdb_digests(tmp_path / "bounded.duckdb") == duckdb_digests(
+        tmp_path / "reference.duckdb"
+    )
+
+
 def test_an_export_of_the_document_family_never_imports_pandas(
     emu: Emulator, tmp_path: Path
 ) -> None:
