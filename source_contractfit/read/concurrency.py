@@ -8,6 +8,8 @@ memory flat: workers wait when the consumer is slower than the network.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from collections import deque
@@ -21,6 +23,22 @@ T = TypeVar("T")
 A = TypeVar("A")
 R = TypeVar("R")
 _END = object()
+# The partition readers run this much nicer than the rest of the process. They are ahead
+# whenever the bounded queue is full, while the consumer and the export's committer are
+# the critical path; on two cores, letting those run first (the readers take the idle
+# moments) made 10k exports 5-7% faster (+10, 7 interleaved runs each, both sinks; +5
+# measured the same). +5 (about a third of the CPU share) rather than +10 (a tenth), so
+# that on a machine busy with other work the readers do not fall far behind.
+READER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """Make the calling thread nicer than it is (Linux: per thread), where the system
+    allows it; a missing call (Windows) or a refusal changes nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + READER_NICENESS))
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,7 @@ def interleave(
         return False
 
     def work() -> None:
+        _lower_priority()
         while not stop.is_set():
             try:
                 key, factory = todo.get_nowait()
