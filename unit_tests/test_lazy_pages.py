@@ -11,6 +11,9 @@ The rows read from Subtrees are held to the specification in test_normalize_fast
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import orjson
@@ -244,3 +247,42 @@ def test_a_key_twice_in_annotations_or_lines_reads_as_the_dict_keeps_it(annotati
     spec = tables(jsonbody.loads(body)["results"][0], fast=False)
     assert tables(lazy.loads(body)["results"][0]) == spec
     assert spec["fields"][0]["version_index"] == 0
+
+
+REPEATED_ABOVE = [  # a key twice above the objects the parsing thread writes rows of
+    b'{"results":[{"id":"a","inbox":"i","versions":[{"name":"v",'
+    b'"annotations":{"f":[{"value":"x"}]},"annotations":{"g":[{"value":"y"}]}}],'
+    b'"tags":["a","b","c","d","e","f"]}]}',
+    b'{"results":[{"id":"a","versions":[{"lines":{"t":[{"c":{"value":1}}]}}],'
+    b'"versions":[{"annotations":{"g":[{"value":2}]}}],"tags":["a","b","c","d"]}]}',
+    b'{"results":[{"id":"a","versions":[{"annotations":{"f":[{"value":1}]}}]}],'
+    b'"results":[{"id":"b","versions":[]}],"tags":["a","b","c","d","e"]}',
+]
+
+
+def test_a_key_twice_above_annotations_or_lines_frees_nothing_still_in_use() -> None:
+    """The dict keeps the last value of a key twice and frees the first, with the
+    Subtrees built under it; the parsing thread, which writes the rows of every Subtree it
+    built, must not touch a freed one (it did, and crashed the process). In a child
+    process, with Python's debug allocator, which poisons freed memory."""
+    script = (
+        "import sys, orjson\n"
+        "from source_contractfit.api import jsonbody\n"
+        "from source_contractfit.export.normalize import lazy\n"
+        "for body in orjson.loads(sys.argv[1]):\n"
+        "    body = body.encode()\n"
+        "    got = [lazy.materialize(d) for d in lazy.loads(body)['results']]\n"
+        "    assert got == jsonbody.loads(body)['results'], got\n"
+        "print('ok')\n"
+    )
+    bodies = orjson.dumps([body.decode() for body in REPEATED_ABOVE]).decode()
+    env = {**os.environ, "PYTHONMALLOC": "debug"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, bodies], capture_output=True, text=True, env=env
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+    for body in REPEATED_ABOVE:  # and the rows are the specification's
+        for document in jsonbody.loads(body)["results"]:
+            index = jsonbody.loads(body)["results"].index(document)
+            spec = tables(document, fast=False)
+            assert tables(lazy.loads(body)["results"][index]) == spec

@@ -601,3 +601,21 @@ def test_the_parsing_thread_writes_a_pages_rows_and_add_gives_the_specifications
     correct = [(r["version_index"], r["correct"]) for r in out["tables"]["fields"]
                if r["document_id"] == "a" and r["field_name"] == "f"]  # fmt: skip
     assert correct == [(0, True), (1, None), (2, None)]
+
+
+@pytest.mark.skipif(not lazy.AVAILABLE, reason="exercises the C extension's page parser")
+def test_the_parsing_thread_leaves_a_subtree_past_its_bounds_to_the_tape() -> None:
+    """A page's own tables are bounded (rows, and text per column): a body can make far
+    more of both than it has bytes. A Subtree past a bound is read from the tape by `add`,
+    whose rows are the same; the Subtrees within the bounds are still written."""
+    name = "n" * (1 << 20)  # written on each of its 70 rows: 70 MiB of text
+    many = {"f": [None] * ((1 << 18) + 1)}  # one row more than a page's tables hold
+    versions = [{"annotations": {name: [None] * 70}}, {"annotations": many},
+                {"annotations": {"g": [{"value": "1.5"}]}}]  # fmt: skip
+    page = lazy.loads(orjson.dumps({"results": [{"id": "d", "versions": versions}]}))
+    subtrees = [v["annotations"] for v in page["results"][0]["versions"]]
+    assert [subtree.prewritten for subtree in subtrees] == [0, 0, 1]
+    normalizer = Normalizer()
+    assert normalizer.add_document(page["results"][0])
+    assert normalizer.fallbacks == 0
+    assert normalizer.rows["fields"] == 70 + (1 << 18) + 1 + 1

@@ -158,6 +158,13 @@ static PyObject *k_value, *k_text, *k_confidence, *k_upper, *k_lower, *k_flagged
 /* Set while a reader thread writes a page's atoms without the GIL (parse_page): the tape
  * readers then return NEEDS_GIL where they would call Python, and raise nothing. */
 static _Thread_local int without_gil = 0;
+/* What a page's own tables may hold (see prewrite): a body can make far more rows and
+ * text than it has bytes (a long name repeated on every row of its atoms), and a page's
+ * tables live as long as its documents. Past these a Subtree is left to the tape, where
+ * the consuming thread decides with the GIL (and raises OverflowError at 2 GiB). A page
+ * of 100 documents holds ~10k rows and a few MB of text. */
+#define PREWRITE_MAX_ROWS ((Py_ssize_t)1 << 18)
+#define PREWRITE_MAX_TEXT ((int64_t)64 * 1024 * 1024)
 
 /* NULL with the exception set: the one a failed call left, else MemoryError (the
  * buffers grow without the GIL, so they cannot raise it themselves). */
@@ -197,9 +204,9 @@ static inline int put_chars(Column *c, const char *s, Py_ssize_t n) {
     const char one = 1;
     int32_t end;
     memcpy(&end, c->values.data + c->values.len - 4, 4);
+    if (without_gil && (int64_t)end + n > PREWRITE_MAX_TEXT) return -1; /* no error set */
     if ((int64_t)end + n > INT32_MAX) {
-        if (!without_gil)
-            PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of text in one buffer");
+        PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of text in one buffer");
         return -1;
     }
     end += (int32_t)n;
@@ -541,14 +548,21 @@ static void truncate_to(AtomTable *t, Py_ssize_t rows) {
     t->rows = rows;
 }
 
+/* Every column empty (lengths first, so that a failure below still leaves no rows). */
 static int reset_columns(AtomTable *t) {
     const int32_t zero = 0;
+    t->rows = 0;
     for (int i = 0; i < t->n_columns; i++) {
         Column *c = &t->columns[i];
         c->valid.len = c->values.len = c->chars.len = 0;
-        if (c->kind == K_STR && buf_put(&c->values, &zero, 4) < 0) return -1;
     }
-    t->rows = 0;
+    for (int i = 0; i < t->n_columns; i++) {
+        Column *c = &t->columns[i];
+        if (c->kind == K_STR && buf_put(&c->values, &zero, 4) < 0) {
+            t->n_columns = 0; /* unusable: ready() refuses it from now on */
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -704,6 +718,7 @@ static int ready(AtomTable *t) {
 
 static int put_base(AtomTable *t, const Base *b) {
     Column *c = t->columns;
+    if (without_gil && t->rows >= PREWRITE_MAX_ROWS) return -1; /* a row more: see prewrite */
     CHECK(put_chars(&c[0], b->id_chars, b->id_len) < 0 ? -1 : 0);
     CHECK(put_i64(&c[1], b->version_index));
     CHECK(b->inbox_chars == NULL ? put_null(&c[2])
@@ -908,7 +923,10 @@ static int child_role(const Page *pg, int role, const JNode *key) {
 static PyTypeObject AtomTableType;
 static int prewrite(Page *pg);
 
-/* Remember `sub` for prewrite (GIL held; -1: no memory, raised). */
+/* Remember `sub` for prewrite, with a reference of its own: a key that repeats (a
+ * version's second "annotations", a second "versions" or "results" above) makes the dict
+ * drop the Subtrees built for the first, which prewrite must not touch once freed (GIL
+ * held; -1: no memory, raised). parse_page releases them all. */
 static int pend(Page *pg, Subtree *sub) {
     if (pg->n_pending == pg->cap_pending) {
         Py_ssize_t cap = pg->cap_pending ? 2 * pg->cap_pending : 64;
@@ -920,7 +938,7 @@ static int pend(Page *pg, Subtree *sub) {
         pg->pending = grown;
         pg->cap_pending = cap;
     }
-    pg->pending[pg->n_pending++] = sub;
+    pg->pending[pg->n_pending++] = (Subtree *)Py_NewRef((PyObject *)sub);
     return 0;
 }
 
@@ -961,8 +979,9 @@ static PyObject *tape_build(Page *pg, uint32_t i, int role) {
                                      key_node->flags & J_ASCII);
             PyObject *item = NULL;
             if (key != NULL) {
-                int lines = key_is(pg, key_node, "lines");
-                if ((role == R_HOLDER || role == R_VERSION) && value->type == J_OBJ &&
+                int holder = role == R_HOLDER || role == R_VERSION;
+                int lines = holder && key_is(pg, key_node, "lines");
+                if (holder && value->type == J_OBJ &&
                     (lines || key_is(pg, key_node, "annotations"))) {
                     Subtree *sub = PyObject_New(Subtree, &SubtreeType);
                     if (sub != NULL) {
@@ -1017,6 +1036,7 @@ static PyObject *parse_page(PyObject *module, PyObject *body) {
     Py_END_ALLOW_THREADS
     PyObject *out = rc < 0 ? Py_NewRef(Py_None) : tape_build(pg, 0, R_TOP);
     if (out != NULL && out != Py_None && pg->n_pending && prewrite(pg) < 0) Py_CLEAR(out);
+    for (Py_ssize_t k = 0; k < pg->n_pending; k++) Py_DECREF(pg->pending[k]);
     PyMem_Free(pg->pending);
     pg->pending = NULL;
     pg->n_pending = pg->cap_pending = 0;
@@ -1359,10 +1379,6 @@ static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t
     return 0;
 }
 
-/* A page's body at most this large is prewritten: no column of its rows can then reach
- * the 2 GiB of text an Arrow string column holds (put_chars cannot raise without the GIL). */
-#define PREWRITE_MAX_BODY (256 * 1024 * 1024)
-
 /* The rows of each pending Subtree written into the page's own tables by the thread
  * that parsed it, without the GIL, so that the reader threads do this work in parallel
  * and the exporter's one consuming thread only copies the rows (`add`). A Subtree whose
@@ -1370,7 +1386,6 @@ static int tape_line_items(AtomTable *t, const Base *b, const Page *pg, uint32_t
  * left PRE_NONE and `add` reads it from the tape as before; one that is not plain is
  * PRE_NOT_PLAIN, which does not depend on the base (0 built, -1 raised). */
 static int prewrite(Page *pg) {
-    if (pg->body.len > PREWRITE_MAX_BODY) return 0;
     for (int kind = 0; kind < 2; kind++) {
         pg->pre[kind] = (AtomTable *)PyObject_CallFunctionObjArgs(
             (PyObject *)&AtomTableType, kind ? Py_True : Py_False, NULL);
