@@ -47,3 +47,26 @@ def test_the_readers_run_nicer_than_the_consumer() -> None:
     readers = [item[1] for item in interleave(work, workers=2) if isinstance(item, tuple)]
     assert readers == [min(19, consumer + READER_NICENESS)] * 2
     assert niceness() == consumer
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness")
+def test_the_fetch_executor_is_as_nice_as_the_readers_whoever_creates_it() -> None:
+    """A thread inherits its creator's niceness, and the shared executor's threads are
+    created by the first thread that submits: they are set from the main thread's value,
+    so they are as nice as the readers, not nicer, nor as the consumer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from source_contractfit.read.concurrency import fetcher_priority
+
+    expected = min(19, niceness() + READER_NICENESS)
+
+    def partition() -> Iterator[list[int]]:
+        # Submitted from a reader (already nicer): its threads would inherit that.
+        pool = ThreadPoolExecutor(2, initializer=fetcher_priority)
+        yield [pool.submit(niceness).result() for _ in range(4)]
+        pool.shutdown()
+
+    empty: list[list[int]] = []
+    work = [(0, partition), (1, lambda: iter(empty))]
+    (found,) = [item[1] for item in interleave(work, workers=2) if isinstance(item, tuple)]
+    assert found == [expected] * 4

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,13 +33,18 @@ _END = object()
 READER_NICENESS = 5
 
 
-def _lower_priority() -> None:
-    """Make the calling thread nicer than it is (Linux: per thread), where the system
-    allows it; a missing call (Windows) or a refusal changes nothing."""
-    with contextlib.suppress(AttributeError, OSError):
-        thread = threading.get_native_id()
-        niceness = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + READER_NICENESS))
+def fetcher_priority() -> None:
+    """Make the calling thread, one that fetches, READER_NICENESS nicer than the process's
+    main thread. Linux only, where a thread's id names it to setpriority; a refusal
+    changes nothing. Set from the main thread's value, not the caller's own: a thread
+    inherits its creator's, and the shared fetch executor's threads are created by
+    whichever thread submits first (`ReadContext.executor` runs this in each of them)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        main = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        niceness = min(19, main + READER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def interleave(
         return False
 
     def work() -> None:
-        _lower_priority()
+        fetcher_priority()
         while not stop.is_set():
             try:
                 key, factory = todo.get_nowait()

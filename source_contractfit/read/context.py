@@ -20,6 +20,7 @@ from source_contractfit.api.errors import (
     ResponseFormatError,
 )
 from source_contractfit.config import ConnectorConfig
+from source_contractfit.read.concurrency import fetcher_priority
 from source_contractfit.timeutil import utcnow
 
 logger = logging.getLogger("source_contractfit.read.context")
@@ -75,7 +76,9 @@ class ReadContext:
         """Threads for independent requests (documents by id, days of stats)."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                self.config.max_concurrency, thread_name_prefix="contractfit-fetch"
+                self.config.max_concurrency,
+                thread_name_prefix="contractfit-fetch",
+                initializer=fetcher_priority,  # as nice as the partition readers
             )
         return self._executor
 
