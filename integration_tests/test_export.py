@@ -247,14 +247,27 @@ def _commits(stdout: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
+def export_in_process(config: Path, target: Path, codes: tuple[int, ...] = (0,)) -> tuple[int, str]:
+    """`contractfit export` of the documents family into the DuckDB file `target`, in this
+    process (so that monkeypatches apply): its exit code, one of `codes`, and stdout."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from source_contractfit.export import exporter
+
+    out = StringIO()
+    with redirect_stdout(out), redirect_stderr(StringIO()) as err:
+        code = exporter.run_export(str(config), str(target), None, ["documents"], False)
+    assert code in codes, err.getvalue()
+    return code, out.getvalue()
+
+
 def test_checkpoints_are_committed_in_batches_of_rows_or_time(
     emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every checkpoint's state is stored, but a commit (a file per table and partition, a
     transaction) waits until CHECKPOINT_COMMIT_ROWS rows or CHECKPOINT_COMMIT_SECONDS have
     gathered; the content and the final state are the same either way."""
-    from contextlib import redirect_stderr, redirect_stdout
-    from io import StringIO
 
     from source_contractfit.export import exporter
 
@@ -262,11 +275,7 @@ def test_checkpoints_are_committed_in_batches_of_rows_or_time(
     config.write_text(json.dumps(api_key_config(emu.base_url, checkpoint_interval=20)))
 
     def run_once(target: Path) -> int:
-        out = StringIO()
-        with redirect_stdout(out), redirect_stderr(StringIO()) as err:
-            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
-        assert code == 0, err.getvalue()
-        return _commits(out.getvalue())
+        return _commits(export_in_process(config, target)[1])
 
     batched = run_once(tmp_path / "batched.duckdb")
     monkeypatch.setattr(exporter, "CHECKPOINT_COMMIT_SECONDS", 0.0)
@@ -290,8 +299,6 @@ def test_commits_between_durable_ones_ride_in_one_duckdb_transaction(
     """A commit is durable (DuckDB COMMITs) every DURABLE_COMMIT_SECONDS and at a unit's
     end; the ones between stay in its transaction. Same content; and a stream that fails
     makes the checkpoints it reached durable there and then."""
-    from contextlib import redirect_stderr, redirect_stdout
-    from io import StringIO
 
     from source_contractfit.api.errors import TransientError
     from source_contractfit.export import exporter
@@ -308,10 +315,7 @@ def test_commits_between_durable_ones_ride_in_one_duckdb_transaction(
         real_apply(self, commit, sequence)
 
     def run_once(target: Path) -> int:
-        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
-            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
-        assert code in (0, 3), err.getvalue()
-        return code
+        return export_in_process(config, target, codes=(0, 3))[0]
 
     assert run_once(tmp_path / "reference.duckdb") == 0
     monkeypatch.setattr(DuckDBSink, "apply", spy)
@@ -351,8 +355,6 @@ def test_a_duckdb_transaction_holds_a_bounded_number_of_rows(
 ) -> None:
     """DuckDB keeps an open transaction's rows in memory, so the commits riding in one
     stay under DURABLE_COMMIT_ROWS rows, whatever the time bound says; same content."""
-    from contextlib import redirect_stderr, redirect_stdout
-    from io import StringIO
 
     from source_contractfit.export import exporter
     from source_contractfit.export.sinks import DuckDBSink
@@ -366,17 +368,12 @@ def test_a_duckdb_transaction_holds_a_bounded_number_of_rows(
         applied.append((commit.durable, commit.rows()))
         real_apply(self, commit, sequence)
 
-    def run_once(target: Path) -> None:
-        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
-            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
-        assert code == 0, err.getvalue()
-
-    run_once(tmp_path / "reference.duckdb")
+    export_in_process(config, tmp_path / "reference.duckdb")
     monkeypatch.setattr(DuckDBSink, "apply", spy)
     monkeypatch.setattr(exporter, "CHECKPOINT_COMMIT_ROWS", 1)  # every checkpoint commits
     monkeypatch.setattr(exporter, "DURABLE_COMMIT_SECONDS", 3600.0)
     monkeypatch.setattr(exporter, "DURABLE_COMMIT_ROWS", 8_000)
-    run_once(tmp_path / "bounded.duckdb")
+    export_in_process(config, tmp_path / "bounded.duckdb")
     transactions, rows = [], 0
     for durable, count in applied:
         rows += count
@@ -398,8 +395,6 @@ def test_buffered_rows_past_the_bound_are_committed_without_a_checkpoint(
     """With no checkpoint due, the buffers are committed (data only) once they hold
     MAX_BUFFERED_ROWS rows, asked every BUFFER_CHECK_RECORDS records: no commit passes the
     bound by more than those records' rows; same content as one commit."""
-    from contextlib import redirect_stderr, redirect_stdout
-    from io import StringIO
 
     from source_contractfit.export import exporter
     from source_contractfit.export.sinks import DuckDBSink
@@ -413,15 +408,10 @@ def test_buffered_rows_past_the_bound_are_committed_without_a_checkpoint(
         applied.append((commit.rows(), len(commit.document_ids)))
         real_apply(self, commit, sequence)
 
-    def run_once(target: Path) -> None:
-        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
-            code = exporter.run_export(str(config), str(target), None, ["documents"], False)
-        assert code == 0, err.getvalue()
-
-    run_once(tmp_path / "reference.duckdb")
+    export_in_process(config, tmp_path / "reference.duckdb")
     monkeypatch.setattr(DuckDBSink, "apply", spy)
     monkeypatch.setattr(exporter, "MAX_BUFFERED_ROWS", 4_000)
-    run_once(tmp_path / "bounded.duckdb")
+    export_in_process(config, tmp_path / "bounded.duckdb")
     documents = sum(count for _, count in applied)
     per_document = sum(rows for rows, _ in applied) / documents
     assert len(applied) >= 8, applied  # ~40k rows
