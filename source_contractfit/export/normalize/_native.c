@@ -61,6 +61,8 @@ static void block_free(char *data, Py_ssize_t cap, int mapped) {
     PyMem_RawFree(data);
 }
 
+static void buf_free(Buf *b) { block_free(b->data, b->cap, b->mapped); }
+
 /* A new empty block of `cap` bytes for `b` (its pages are not touched: free until used). */
 static int buf_fresh(Buf *b, Py_ssize_t cap) {
     b->data = NULL, b->len = b->cap = 0, b->mapped = 0;
@@ -604,9 +606,9 @@ static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
         if (line_items < 0) return -1;
     }
     for (int i = 0; i < MAX_COLUMNS; i++) {
-        block_free(self->columns[i].valid.data, self->columns[i].valid.cap, self->columns[i].valid.mapped);
-        block_free(self->columns[i].values.data, self->columns[i].values.cap, self->columns[i].values.mapped);
-        block_free(self->columns[i].chars.data, self->columns[i].chars.cap, self->columns[i].chars.mapped);
+        buf_free(&self->columns[i].valid);
+        buf_free(&self->columns[i].values);
+        buf_free(&self->columns[i].chars);
     }
     memset(self->columns, 0, sizeof self->columns);
     self->line_items = line_items;
@@ -644,9 +646,9 @@ static int AtomTable_init(AtomTable *self, PyObject *args, PyObject *kwds) {
 
 static void AtomTable_dealloc(AtomTable *self) {
     for (int i = 0; i < MAX_COLUMNS; i++) {
-        block_free(self->columns[i].valid.data, self->columns[i].valid.cap, self->columns[i].valid.mapped);
-        block_free(self->columns[i].values.data, self->columns[i].values.cap, self->columns[i].values.mapped);
-        block_free(self->columns[i].chars.data, self->columns[i].chars.cap, self->columns[i].chars.mapped);
+        buf_free(&self->columns[i].valid);
+        buf_free(&self->columns[i].values);
+        buf_free(&self->columns[i].chars);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
