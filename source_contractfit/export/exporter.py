@@ -75,8 +75,8 @@ CHECKPOINT_COMMIT_ROWS = 100_000
 CHECKPOINT_COMMIT_SECONDS = 10.0
 # A commit is durable (DuckDB: its transaction COMMITs) once this long after the last
 # durable one, and at the end of a unit; the commits between ride in its transaction.
-# A crash loses at most this much reading; COMMIT, which checkpoints every table it
-# touched, then costs once per this interval rather than once per 100k rows.
+# A crash loses at most this much reading; COMMIT (which, before the DuckDB sink's small
+# row groups, checkpointed every table it touched) then costs once per this interval.
 DURABLE_COMMIT_SECONDS = 10.0
 # ... and once the commits it would hold reach this many rows: DuckDB keeps a transaction's
 # appended rows in memory until COMMIT. With only the time bound, a 10k-document export
