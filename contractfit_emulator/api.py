@@ -48,6 +48,7 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     user: User | None = None
+    documents: int = 0  # Documents the answer serves (counters and latency)
 
     @property
     def caller(self) -> User:
@@ -132,14 +133,18 @@ def get_paginated(core: Core, req: Request) -> Any:
     start = get_date(query, "start_receive_date")
     end = get_date(query, "end_receive_date")
     order = get_order(query) or DEFAULT_ORDER
+    core.count_page_size(per_page)
     variants = core.variants
     if variants.ignore_order_by:
         order = DEFAULT_ORDER
     served = page
     if variants.repeat_tie_page and start is not None and end is not None and end - start <= 1:
         served = 1
+    if variants.repeat_pages:
+        served = 1
     with core.store.lock:
         total, parts = core.store.page(inbox_id, start, end, order, served, per_page)
+    req.documents = len(parts)
     head = b'{"page":%d,"per_page":%d,"total":%d,"results":[' % (page, per_page, total)
     return b"".join((head, b",".join(parts), b"]}"))
 
@@ -151,6 +156,7 @@ def get_document(core: Core, req: Request) -> Any:
         if record is None:
             raise not_found("Document not found")
         core.auth.require_inbox(req.caller, record.spec.inbox.id, "review")
+        req.documents = 1
         return store.document_bytes(record)
 
 

@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 
 from .control import EmulatorControl
-from .core import Core
+from .core import Core, Latency
 from .faults import DEFAULT_KINDS, FaultConfig, parse_kinds
 from .server import EmulatorHTTPServer
 from .timeutil import parse_us
@@ -40,6 +40,8 @@ class Emulator:
         cache_mb: int = 1536,
         prefill: bool = False,
         variants: Variants | None = None,
+        latency_ms: float = 0.0,
+        latency_per_doc_ms: float = 0.0,
     ) -> None:
         kinds = parse_kinds(faults) if faults else DEFAULT_KINDS
         self.core = Core(
@@ -53,6 +55,7 @@ class Emulator:
             cache_mb=cache_mb,
             variants=variants,
         )
+        self.core.latency = Latency(latency_ms, latency_per_doc_ms)
         self.host = host
         self._server = EmulatorHTTPServer((host, port), self.core)
         self.port: int = self._server.server_address[1]

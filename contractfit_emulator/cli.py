@@ -72,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="serialize all documents into the cache in the background after start",
     )
     parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="delay every answer by this many milliseconds (a server across the internet)",
+    )
+    parser.add_argument(
+        "--latency-per-doc-ms",
+        type=float,
+        default=0.0,
+        help="and by this many milliseconds per Document it serves (rendering, sending)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -144,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--variant: {exc}")
     if args.inboxes < 1 or args.documents < 0 or args.days < 1:
         parser.error("--inboxes and --days must be >= 1, --documents >= 0")
+    if args.latency_ms < 0 or args.latency_per_doc_ms < 0:
+        parser.error("--latency-ms and --latency-per-doc-ms must be >= 0")
     if args.oversize_mb < 1 or args.bomb_mb < 1 or args.slow_seconds < 0:
         parser.error("--oversize-mb and --bomb-mb must be >= 1, --slow-seconds >= 0")
     started = time.monotonic()
@@ -195,6 +209,8 @@ def _start(args: argparse.Namespace, variants: Variants) -> Emulator:
         cache_mb=args.cache_mb,
         prefill=args.prefill,
         variants=variants,
+        latency_ms=args.latency_ms,
+        latency_per_doc_ms=args.latency_per_doc_ms,
     )
     faults = emulator.core.faults
     faults.configure(

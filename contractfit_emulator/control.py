@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .core import Latency
 from .errors import ApiError, bad_request, not_found
 from .faults import ChurnConfig, FaultConfig, parse_kinds
 from .stats import ground_truth
@@ -244,7 +245,29 @@ def revoke_key(core: Core, body: Body, query: dict[str, str]) -> Body:
 def requests(core: Core, body: Body, query: dict[str, str]) -> Body:
     counts = core.counts()
     total = sum(n for statuses in counts.values() for n in statuses.values())
-    return {"total": total, "requests": counts}
+    return {
+        "total": total,
+        "requests": counts,
+        "documents_served": core.documents_served,
+        "paginated_per_page": core.page_size_counts(),
+    }
+
+
+def latency(core: Core, body: Body, query: dict[str, str]) -> Body:
+    """Set the per-request and per-Document delays (milliseconds); absent keys keep theirs."""
+    current = core.latency
+    core.latency = Latency(
+        float(body.get("per_request_ms", current.per_request_ms)),
+        float(body.get("per_document_ms", current.per_document_ms)),
+    )
+    return get_latency(core, body, query)
+
+
+def get_latency(core: Core, body: Body, query: dict[str, str]) -> Body:
+    return {
+        "per_request_ms": core.latency.per_request_ms,
+        "per_document_ms": core.latency.per_document_ms,
+    }
 
 
 def reset_requests(core: Core, body: Body, query: dict[str, str]) -> Body:
@@ -279,6 +302,8 @@ def documents(core: Core, body: Body, query: dict[str, str]) -> Body:
 
 _HANDLERS: dict[tuple[str, str], Callable[[Core, Body, dict[str, str]], Body]] = {
     ("GET", "/state"): state,
+    ("GET", "/latency"): get_latency,
+    ("POST", "/latency"): latency,
     ("POST", "/arrive"): arrive,
     ("POST", "/review"): review,
     ("POST", "/reprocess"): reprocess,
@@ -417,6 +442,15 @@ class EmulatorControl:
     def variants(self, **switches: Any) -> Body:
         """Switch variants on or off, e.g. `variants(ignore_order_by=True)`."""
         return self._call("POST", "/variants", switches)["variants"]
+
+    def latency(self, per_request_ms: float = 0.0, per_document_ms: float = 0.0) -> Body:
+        """Delay every answer by `per_request_ms` plus `per_document_ms` per Document."""
+        body = {"per_request_ms": per_request_ms, "per_document_ms": per_document_ms}
+        return self._call("POST", "/latency", body)
+
+    def documents_served(self) -> int:
+        """Documents served in 200 answers since the counters were last reset."""
+        return int(self.requests()["documents_served"])
 
     def faults_off(self) -> Body:
         return self.faults(0.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 
 from .auth import Authenticator
 from .clock import VirtualClock
@@ -16,6 +17,20 @@ from .faults import ChurnConfig, FaultConfig, FaultInjector
 from .store import Store
 from .timeutil import parse_us
 from .variants import FUTURE_RECEIVE_TIME, Variants
+
+
+@dataclass
+class Latency:
+    """What a real tenant across the internet adds to every answer: a fixed delay per
+    request and a delay per Document served (rendering and sending ~13 KB each). Each
+    answer waits in its own connection's thread, so slow requests overlap."""
+
+    per_request_ms: float = 0.0
+    per_document_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.per_request_ms < 0 or self.per_document_ms < 0:
+            raise ValueError("latencies must be >= 0")
 
 
 class Core:
@@ -54,13 +69,25 @@ class Core:
             lambda: defaultdict(int)
         )
         self._counts_lock = threading.Lock()
+        self.documents_served = 0  # Documents in 200 answers (pages and single documents)
+        self.page_sizes: defaultdict[int, int] = defaultdict(int)  # /paginated by per_page
+        self.latency = Latency()
+
+    # ------------------------------------------------------------ latency
+
+    def delay(self, documents: int) -> float:
+        """Seconds an answer serving `documents` Documents waits before it is sent."""
+        latency = self.latency
+        return (latency.per_request_ms + latency.per_document_ms * documents) / 1000.0
 
     # ------------------------------------------------------------ request counters
 
-    def count(self, method: str, template: str, status: str) -> None:
-        """Record one API request under `METHOD /template` and its status (or fault)."""
+    def count(self, method: str, template: str, status: str, documents: int = 0) -> None:
+        """Record one API request under `METHOD /template` and its status (or fault), and
+        the Documents it served."""
         with self._counts_lock:
             self._counts[f"{method} {template}"][status] += 1
+            self.documents_served += documents
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self._counts_lock:
@@ -69,6 +96,17 @@ class Core:
     def reset_counts(self) -> None:
         with self._counts_lock:
             self._counts.clear()
+            self.documents_served = 0
+            self.page_sizes.clear()
+
+    def count_page_size(self, per_page: int) -> None:
+        """Record the `per_page` of one /paginated request (probes ask for 1)."""
+        with self._counts_lock:
+            self.page_sizes[per_page] += 1
+
+    def page_size_counts(self) -> dict[str, int]:
+        with self._counts_lock:
+            return {str(size): n for size, n in sorted(self.page_sizes.items())}
 
     # ------------------------------------------------------------ churn
 

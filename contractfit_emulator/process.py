@@ -40,6 +40,8 @@ class EmulatorProcess:
         fault_seed: int = 1,
         cache_mb: int = 1536,
         prefill: bool = False,
+        latency_ms: float = 0.0,
+        latency_per_doc_ms: float = 0.0,
         startup_timeout: float = 180.0,
         python: str | None = None,
     ) -> None:
@@ -69,6 +71,13 @@ class EmulatorProcess:
             args += ["--now", now]
         if prefill:
             args.append("--prefill")
+        if latency_ms or latency_per_doc_ms:
+            args += [
+                "--latency-ms",
+                str(latency_ms),
+                "--latency-per-doc-ms",
+                str(latency_per_doc_ms),
+            ]
         if faults:
             args += ["--faults", faults if isinstance(faults, str) else ",".join(faults)]
         self._args = args

@@ -226,6 +226,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 return
 
         status, payload, extra = 200, b"", None
+        request: Request | None = None
         try:
             if routing_error is not None:
                 raise routing_error
@@ -240,10 +241,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug in a handler: answer 500, keep serving
             status, payload = 500, error_body(f"Internal Server Error: {exc!r}")
         cut = fault == "cut" and status == 200
+        served = request.documents if request is not None and status == 200 else 0
         if truncate or cut or fault == "trickle":
-            core.count(method, template, str(fault))
+            core.count(method, template, str(fault), served)
         else:
-            core.count(method, template, str(status))
+            core.count(method, template, str(status), served)
+        delay = core.delay(served)
+        if delay > 0:
+            time.sleep(delay)  # this connection's thread only: other requests go on
         if status == 200:
             core.after_request(path, params.get("inbox_id") or params.get("scope"))
         if cut:  # a prefix, announced as the whole body: complete, yet not JSON

@@ -33,6 +33,8 @@ class Variants:
     # A window holding a single instant answers page 1 whatever `page` asks (a tie page
     # repeated forever).
     repeat_tie_page: bool = False
+    # Every window answers page 1 whatever `page` asks (a server that does not page).
+    repeat_pages: bool = False
 
     def body(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import emulator_bruteforce as bf
 import httpx
 
-from contractfit_emulator import Emulator
+from contractfit_emulator import ADMIN_API_KEY, Emulator
 
 
 def first_page(client: httpx.Client, inbox: str, **params: object) -> dict:
@@ -181,3 +183,35 @@ def test_prefill_fills_the_cache_in_the_background() -> None:
             time.sleep(0.05)
         assert all(r.data is not None for r in store.records.values())
         assert store.cache_used == sum(len(r.data or b"") for r in store.records.values())
+
+
+def test_latency_delays_each_answer_in_its_own_thread(emulator: Emulator) -> None:
+    """1 s per request and 2 ms per Document: four pages asked at once come back in about
+    the time of one (one slow answer never holds another), and the counters say what was
+    served. The margins are seconds, not a speed measurement."""
+    inbox = emulator.inbox_ids[0]
+    emulator.control.reset_requests()
+    assert emulator.control.latency(per_request_ms=1000, per_document_ms=2) == {
+        "per_request_ms": 1000.0,
+        "per_document_ms": 2.0,
+    }
+    try:
+        with httpx.Client(
+            base_url=emulator.base_url, headers={"X-API-Key": ADMIN_API_KEY}, timeout=30
+        ) as client:
+            started = time.monotonic()
+            one = first_page(client, inbox, per_page=50)
+            alone = time.monotonic() - started
+            started = time.monotonic()
+            with ThreadPoolExecutor(4) as pool:
+                pages = list(pool.map(lambda p: first_page(client, inbox, page=p), [1, 2, 3, 4]))
+            together = time.monotonic() - started
+    finally:
+        emulator.control.latency(0, 0)
+    assert alone >= 1.1  # 1 s + 50 documents x 2 ms
+    assert together < 2 * alone, f"four concurrent answers took {together:.1f} s"
+    served = len(one["results"]) + sum(len(p["results"]) for p in pages)
+    counters = emulator.control.requests()
+    assert counters["documents_served"] == served
+    assert counters["paginated_per_page"] == {"50": 1, "100": 4}
+    assert emulator.control.documents_served() == served
