@@ -68,6 +68,19 @@ class Position:
             return True
         return doc_time == self.receive_time and self.last_id is not None and doc_id <= self.last_id
 
+    def cover(self, other: Position) -> None:
+        """Cover everything `other` covers too; never moves backwards."""
+        if other.receive_time is None:
+            return
+        if self.receive_time is None or other.receive_time > self.receive_time:
+            self.receive_time, self.last_id = other.receive_time, other.last_id
+        elif (
+            other.receive_time == self.receive_time
+            and other.last_id is not None
+            and (self.last_id is None or other.last_id > self.last_id)
+        ):
+            self.last_id = other.last_id
+
     def advance(self, doc_time: datetime, doc_id: str) -> None:
         """Cover (doc_time, doc_id) and everything before it; never moves backwards."""
         if self.receive_time is None or doc_time > self.receive_time:
@@ -228,64 +241,113 @@ def _walk_tie_group(
     per_page: int,
     decode: Decoder | None = None,
 ) -> Iterator[Stamped]:
-    """Page through the documents received at exactly `instant`, in id order.
+    """Page through the documents received at exactly `instant`, in id order
+    (`walk_positions` over the one-microsecond window of that instant)."""
+    window = Window(instant, instant + ONE_MICROSECOND)
+    for page in walk_positions(client, path, window, "id", position, per_page, decode):
+        yield from page
 
-    Deletions meanwhile shift positions left, so a fixed page grid could skip a document.
-    Each fetch therefore starts a margin before the end of what is covered (choosing a
-    page size that makes that offset a page boundary), and is accepted only if it overlaps
-    what we have in id order: its first id is not after the last id already covered. A
-    gap widens the margin and the fetch is repeated, back to offset 0 if need be.
+
+@dataclass
+class Window:
+    """A receive-time window: `start` inclusive, `end` exclusive (None: open). The end of
+    a window being walked may move earlier (parallel windows split it); each request asks
+    for the window as it then is."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class Pager:
+    """How far an overlapping walk of one window has come (`walk_positions`)."""
+
+    covered_end: int = 0  # positions [0, covered_end) are read, as of the last fetch
+    last: tuple[datetime, str] | None = None  # the last document covered
+    frontier: tuple[datetime, str] | None = None  # the furthest any accepted page reached
+    margin: int = 0
+    total: int | None = None  # the last page's `total` (documents in the window)
+    finished: bool = False  # the last page was short: the window is read to its end
+
+
+def walk_positions(
+    client: ContractfitClient,
+    path: str,
+    window: Window,
+    order_by: str,
+    position: Position,
+    per_page: int,
+    decode: Decoder | None = None,
+    pager: Pager | None = None,
+) -> Iterator[list[Stamped]]:
+    """Yield, page by page, the documents of `window` that `position` has not covered, in
+    ascending (receive_time, id) order, by page number with overlapping pages.
+
+    Page numbers shift when documents are inserted or deleted, so a fixed page grid could
+    skip a document. Each fetch therefore starts a margin before the end of what is
+    covered (choosing a page size that makes that offset a page boundary), and is accepted
+    only if it overlaps what we have: its first document is not after the last one
+    covered. An accepted page is a contiguous run of the window as it is now, so every
+    document that existed throughout is read; a gap (deletions shifted the positions
+    left) widens the margin and the fetch is repeated, back to offset 0 if need be.
+    Inserts only widen the overlap, whose documents `position` skips. `pager` (updated in
+    place) resumes a walk whose first pages were read already.
     """
-    window: dict[str, str | int | bool | None] = {
-        "order_by": "id",
-        "start_receive_date": format_datetime(instant),
-        "end_receive_date": format_datetime(instant + ONE_MICROSECOND),
-    }
-    covered_end = 0  # positions [0, covered_end) are read, as of the last fetch
-    last_id: str | None = None
-    frontier: str | None = None  # the highest id any accepted page reached
-    margin = 0
+    pager = pager if pager is not None else Pager()
     # Accepted full pages in a row that reached no further than `frontier` without a gap
     # having sent us back: a shift under inserts explains one or two, a server that
     # answers the same page whatever `page` asks explains more.
     idle = 0
     stepped_back = False
     # Fetches in a row, gaps included, that took `frontier` no further. Stepping back over
-    # a gap and covering the group again costs at most about two fetches per page of the
-    # group; more than that is a server whose pages go nowhere (empty or ever-equal pages).
+    # a gap and covering the window again costs at most about two fetches per page of it;
+    # more than that is a server whose pages go nowhere (empty or ever-equal pages).
     stalled = 0
     while True:
-        start, size = _page_at_or_before(max(covered_end - margin, 0), covered_end, per_page)
+        low, high = window.start, window.end
+        if high is not None and pager.last is not None and pager.last[0] >= high:
+            return  # the window's end was moved before what is covered: it is read
+        target = max(pager.covered_end - pager.margin, 0)
+        start, size = _page_at_or_before(target, pager.covered_end, per_page)
         page = start // size + 1
-        body = client.get_json(path, {**window, "per_page": size, "page": page}, decode=decode)
+        params: dict[str, str | int | bool | None] = {
+            "order_by": order_by,
+            "start_receive_date": _fmt(low),
+            "end_receive_date": _fmt(high),
+            "per_page": size,
+            "page": page,
+        }
+        body = client.get_json(path, params, decode=decode)
         results = expect_page(body, path)
         stamped = [(receive_time_of(d, path), document_id_of(d, path), d) for d in results]
-        check_page(path, stamped, instant, instant + ONE_MICROSECOND, "id")
-        ids = [doc_id for _, doc_id, _ in stamped]
-        total = page_total(body)
+        check_page(path, stamped, low, high, order_by)
+        keys = [(doc_time, doc_id) for doc_time, doc_id, _ in stamped]
+        pager.total = total = page_total(body)
         stall_limit = 2 * -(-(total if total is not None else 10 * per_page) // size) + 8
-        if frontier is None or (ids and ids[-1] > frontier):
+        if pager.frontier is None or (keys and keys[-1] > pager.frontier):
             stalled = 0
         else:
             stalled += 1
             if stalled > stall_limit:
                 raise no_progress(path, f"{stalled} pages in a row with no new document")
-        if last_id is not None and start > 0 and (not ids or ids[0] > last_id):
-            margin = 2 * margin + size  # a gap may hide documents: step further back
+        if pager.last is not None and start > 0 and (not keys or keys[0] > pager.last):
+            pager.margin = 2 * pager.margin + size  # a gap may hide documents: step back
             stepped_back = True
             continue
-        yield from _unseen(position, stamped)
         if len(results) < size:
             check_short_page(path, body, start, len(results))
+            pager.covered_end, pager.finished = start + len(results), True
+        yield list(_unseen(position, stamped))
+        if pager.finished:
             return
-        if frontier is None or ids[-1] > frontier:
-            frontier, idle, stepped_back = ids[-1], 0, False
+        if pager.frontier is None or keys[-1] > pager.frontier:
+            pager.frontier, idle, stepped_back = keys[-1], 0, False
         elif not stepped_back:
             idle += 1
             if idle >= MAX_IDLE_PAGES:
                 raise no_progress(path, f"page {page} again and again with no new document")
-        covered_end, last_id = start + size, ids[-1]
-        margin = max(margin // 2, 1)
+        pager.covered_end, pager.last = start + size, keys[-1]
+        pager.margin = max(pager.margin // 2, 1)
 
 
 def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:
