@@ -430,6 +430,12 @@ class ConnectorConfig:
         minimum=1,
         maximum=32,
     )
+    parallel_windows: bool = _boolean_setting(
+        "Parallel windows",
+        "Read a large inbox in several receive-time windows at once, within the maximum "
+        "concurrency. Off: each inbox is read one page at a time.",
+        default=True,
+    )
     checkpoint_interval: int = _integer_setting(
         "Checkpoint interval",
         "Emit a state checkpoint at least every this many records.",

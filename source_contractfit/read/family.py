@@ -33,6 +33,7 @@ from source_contractfit.read.reviews import (
 )
 from source_contractfit.read.state import DocumentsState, InboxState
 from source_contractfit.read.walk import Position, walk_inbox_stamped
+from source_contractfit.read.windows import Covered, WindowBudget, read_inbox
 from source_contractfit.streams.base import StreamDef
 from source_contractfit.timeutil import format_datetime, utcnow
 
@@ -52,6 +53,9 @@ class WalkedDocument:
     document: dict[str, Any]
     receive_time: datetime
     document_id: str
+    # The cursor may move to it: every document before it has been handed out
+    # (windows.py: false for a window after the first unfinished one).
+    in_prefix: bool = True
 
 
 @dataclass
@@ -146,6 +150,28 @@ def read_document_family(
                 state.reviews_checked_until = checked_until
 
     executor = ctx.executor()
+    budget = WindowBudget(config.max_concurrency)
+
+    def walked(inbox_id: str, start: Position) -> Iterator[WalkedDocument | Covered]:
+        """The inbox's documents after `start`: in parallel windows (windows.py) unless
+        `parallel_windows` is off, then by the serial keyset walk (walk.py)."""
+        if not config.parallel_windows:
+            walk_position = Position(start.receive_time, start.last_id)
+            for received, doc_id, document in walk_inbox_stamped(
+                ctx.client, inbox_id, walk_position, config.page_size, decode=ctx.decode_pages
+            ):
+                yield WalkedDocument(document, received, doc_id)
+            return
+        latest = ctx.present() + FUTURE_MARGIN
+        with budget.reading():
+            for event in read_inbox(
+                ctx.client, inbox_id, start, config.page_size, budget, latest, ctx.decode_pages
+            ):
+                if isinstance(event, Covered):
+                    yield event
+                else:
+                    received, doc_id, document = event.stamped
+                    yield WalkedDocument(document, received, doc_id, event.in_prefix)
 
     def partition(inbox_id: str) -> Iterator[object]:
         plan = plans[inbox_id]
@@ -156,12 +182,8 @@ def read_document_family(
             in_scope = config.start_date is None or received >= config.start_date
             return in_scope and start.seen(received, doc_id)
 
-        walk_position = Position(start.receive_time, start.last_id)
         try:
-            for received, doc_id, document in walk_inbox_stamped(
-                ctx.client, inbox_id, walk_position, config.page_size, decode=ctx.decode_pages
-            ):
-                yield WalkedDocument(document, received, doc_id)
+            yield from walked(inbox_id, start)
             if plan.reviews_from is not None:
                 yield from late_reviews(
                     ctx.client,
@@ -211,10 +233,13 @@ def read_document_family(
                 inbox_state = states[stream.name].inbox(inbox_id)
                 if inbox_state.position.seen(event.receive_time, event.document_id):
                     continue
-                if not future:
+                if not future and event.in_prefix:
                     inbox_state.position.advance(event.receive_time, event.document_id)
                 inbox_state.remember(event.document_id, stamps)
                 since_checkpoint += yield from _emit(stream, event.document)
+        elif isinstance(event, Covered):
+            for stream in streams:
+                states[stream.name].inbox(inbox_id).position.cover(event.position)
         elif isinstance(event, ReviewedDocument):
             stamps = version_stamps(event.document, horizon)
             for stream in streams:

@@ -1,0 +1,321 @@
+"""One inbox read in several receive-time windows at once, still exact.
+
+A walk of one inbox is a chain of requests, each starting where the last page ended, so
+behind a slow server a big inbox is read at one page per round trip whatever
+`max_concurrency` allows. Here the inbox is cut into windows of receive time, `[start,
+end)`, each walked by its own thread with `walk.walk_positions` (overlapping, verified
+pages): one instant always falls in exactly one window, so a burst of documents sharing a
+`receive_time` can never straddle two.
+
+How the windows are made, with no request spent on it but one:
+- the first page of the inbox is read as today (its `total` says how much is left);
+- when an inbox may walk more windows than it has (`WindowBudget`: `max_concurrency`
+  shared by the inboxes being read now) and a window has at least MIN_SPLIT_PAGES pages
+  left, that window is cut at even steps of time between where its walk stands and its
+  end. The newest window is open-ended; its end for this purpose is the newest
+  document's receive time, asked once per inbox with a one-document page (the probe).
+- a window that finishes early frees its place, and the window with most left is cut
+  again, so uneven windows even out as the read goes.
+A window whose end is moved earlier keeps its walk: positions before the new end do not
+change; documents at or after it are left to the new window.
+
+What a checkpoint may claim: documents are handed out as their pages arrive, but the
+inbox's cursor only moves over the contiguous prefix of finished windows (the first
+unfinished window's documents move it one by one, `WindowedDocument.in_prefix`; a window
+finishing moves it over every finished window after it, `Covered`). A sync killed anywhere
+resumes from that prefix: finished windows beyond it are read again, never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from source_contractfit.api.client import ContractfitClient, Decoder, expect_page
+from source_contractfit.api.errors import ResponseFormatError
+from source_contractfit.read.concurrency import fetcher_priority
+from source_contractfit.read.walk import (
+    ORDER_ASCENDING,
+    Pager,
+    Position,
+    Stamped,
+    Window,
+    receive_time_of,
+    walk_positions,
+)
+from source_contractfit.timeutil import ONE_MICROSECOND, format_datetime
+
+# A window is cut only when it has at least this many pages left: a cut costs a short last
+# page in each part and the overlap of its pages, and a window of one or two pages left
+# ends as soon as a new one would start.
+MIN_SPLIT_PAGES = 3
+# Pages a window's thread may read ahead of the consumer (memory stays bounded).
+PAGES_AHEAD = 2
+NEWEST_FIRST = "-receive_time,-id"
+_PUT_TIMEOUT = 0.1
+
+
+@dataclass(frozen=True)
+class WindowedDocument:
+    """A document of the walk; `in_prefix`: its window is the first unfinished one, so
+    the inbox's cursor may move to it."""
+
+    stamped: Stamped
+    in_prefix: bool
+
+
+@dataclass(frozen=True)
+class Covered:
+    """Every document up to `position` (inclusive) has been handed out."""
+
+    position: Position
+
+
+class WindowBudget:
+    """Windows an inbox may walk at once: `max_concurrency` shared by the inboxes being
+    read now (the client bounds the requests in flight; this bounds the cutting, so that
+    four inboxes read four at a time are not cut at all)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._running = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def per_inbox(self) -> int:
+        with self._lock:
+            return max(1, -(-self.concurrency // max(1, self._running)))
+
+
+@dataclass(eq=False)
+class _Walk:
+    """One window and its walk. `position` is the walk's own (its thread moves it);
+    `covered` the last document handed out at or before `latest` (the consumer's side)."""
+
+    window: Window
+    position: Position
+    covered: Position
+    pager: Pager = field(default_factory=Pager)
+    pages: int = 0  # pages handed out
+    cut_after: int = -1  # the window was cut: its `total` is stale until this many pages
+    done: bool = False
+
+    def left(self, per_page: int) -> int:
+        """Documents still to read, from its last page's total (0 while unknown)."""
+        if self.pager.total is None or self.pages <= self.cut_after:
+            return 0
+        return max(0, self.pager.total - self.pager.covered_end - per_page)
+
+
+def read_inbox(
+    client: ContractfitClient,
+    inbox_id: str,
+    start: Position,
+    per_page: int,
+    budget: WindowBudget,
+    latest: datetime,
+    decode: Decoder | None = None,
+) -> Iterator[WindowedDocument | Covered]:
+    """Every document of the inbox after `start`, read in parallel windows (see the
+    module). Documents received after `latest` (the server's present plus a margin) are
+    handed out but never covered."""
+    reader = _InboxReader(client, inbox_id, start, max(per_page, 2), budget, latest, decode)
+    return reader.run()
+
+
+class _InboxReader:
+    def __init__(
+        self,
+        client: ContractfitClient,
+        inbox_id: str,
+        start: Position,
+        per_page: int,
+        budget: WindowBudget,
+        latest: datetime,
+        decode: Decoder | None,
+    ) -> None:
+        self.client = client
+        self.path = client.path("inboxes/{inbox_id}/paginated", inbox_id=inbox_id)
+        self.per_page = per_page
+        self.budget = budget
+        self.latest = latest
+        self.decode = decode
+        first = Position(start.receive_time, start.last_id)
+        self.walks = [_Walk(Window(start.receive_time, None), first, Position(*_pair(start)))]
+        self.out: queue.Queue[tuple[str, _Walk, object]] = queue.Queue(
+            maxsize=PAGES_AHEAD * budget.concurrency
+        )
+        self.stop = threading.Event()
+        self.upper: datetime | None = None  # the newest document's time + 1 µs (probed)
+        self.probed = False
+
+    def run(self) -> Iterator[WindowedDocument | Covered]:
+        walk = self.walks[0]
+        pages = self._pages(walk)
+        first = next(pages, None)  # the inbox's first page, read here
+        if first is None:
+            return
+        yield from self._hand_out(walk, first)
+        if walk.pager.finished:
+            return
+        self._start(walk, pages)
+        try:
+            self._cut()
+            while not all(w.done for w in self.walks):
+                kind, walk, payload = self.out.get()
+                if kind == "error":
+                    assert isinstance(payload, BaseException)
+                    raise payload
+                if kind == "page":
+                    assert isinstance(payload, list)
+                    yield from self._hand_out(walk, payload)
+                else:
+                    was_prefix = walk is self._prefix_walk()
+                    walk.done = True
+                    if was_prefix:
+                        yield Covered(self._prefix_position())
+                self._cut()
+        finally:
+            self.stop.set()
+
+    # -- handing out -----------------------------------------------------------------
+
+    def _hand_out(self, walk: _Walk, page: list[Stamped]) -> Iterator[WindowedDocument]:
+        end = walk.window.end  # documents at or after a cut belong to the next window
+        in_prefix = walk is self._prefix_walk()
+        walk.pages += 1
+        for stamped in page:
+            if end is not None and stamped[0] >= end:
+                break
+            if stamped[0] <= self.latest:
+                walk.covered = Position(stamped[0], stamped[1])
+            yield WindowedDocument(stamped, in_prefix)
+
+    def _prefix_walk(self) -> _Walk | None:
+        return next((w for w in self.walks if not w.done), None)
+
+    def _prefix_position(self) -> Position:
+        """How far the contiguous prefix of finished windows reaches."""
+        walk = self._prefix_walk() or self.walks[-1]
+        return Position(*_pair(walk.covered))
+
+    # -- the windows' threads ----------------------------------------------------------
+
+    def _pages(self, walk: _Walk) -> Iterator[list[Stamped]]:
+        return walk_positions(
+            self.client,
+            self.path,
+            walk.window,
+            ORDER_ASCENDING,
+            walk.position,
+            self.per_page,
+            self.decode,
+            walk.pager,
+        )
+
+    def _start(self, walk: _Walk, pages: Iterator[list[Stamped]]) -> None:
+        thread = threading.Thread(
+            target=self._walk, args=(walk, pages), name="contractfit-window", daemon=True
+        )
+        thread.start()
+
+    def _walk(self, walk: _Walk, pages: Iterator[list[Stamped]]) -> None:
+        fetcher_priority()
+        try:
+            for page in pages:
+                end = walk.window.end
+                inside = [s for s in page if end is None or s[0] < end]
+                if not self._put(("page", walk, inside)):
+                    return
+                if len(inside) < len(page):
+                    break  # the window was cut: the rest is the next window's
+            self._put(("done", walk, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            self._put(("error", walk, error))
+
+    def _put(self, item: tuple[str, _Walk, object]) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=_PUT_TIMEOUT)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    # -- cutting -----------------------------------------------------------------------
+
+    def _cut(self) -> None:
+        """Cut the window with most left while the inbox may walk more windows."""
+        live = [w for w in self.walks if not w.done]
+        wanted = self.budget.per_inbox()
+        while live and len(live) < wanted:
+            donor = max(live, key=lambda w: w.left(self.per_page))
+            left = donor.left(self.per_page)
+            if left < MIN_SPLIT_PAGES * self.per_page:
+                return
+            upper = donor.window.end or self._probe()
+            low = donor.position.receive_time or donor.window.start
+            parts = min(wanted - len(live) + 1, left // (2 * self.per_page))
+            if upper is None or low is None or parts < 2:
+                return
+            span = (upper - low) // parts
+            if span < ONE_MICROSECOND:
+                donor.cut_after = donor.pages + 1  # nothing to cut until it moves on
+                return
+            live += self._cut_window(donor, [low + span * k for k in range(1, parts)])
+
+    def _cut_window(self, donor: _Walk, points: list[datetime]) -> list[_Walk]:
+        old_end = donor.window.end
+        bounds = [*points, old_end]
+        donor.window.end = points[0]
+        donor.cut_after = donor.pages + 1  # its page in flight still counted the old end
+        index = self.walks.index(donor)
+        new: list[_Walk] = []
+        for low, high in zip(points, bounds[1:], strict=True):
+            walk = _Walk(Window(low, high), Position(low), Position(low))
+            new.append(walk)
+        self.walks[index + 1 : index + 1] = new
+        for walk in new:
+            self._start(walk, self._pages(walk))
+        return new
+
+    def _probe(self) -> datetime | None:
+        """The newest document's receive time + 1 µs, capped at `latest` (asked once)."""
+        if not self.probed:
+            self.probed = True
+            start = self.walks[0].window.start
+            params: dict[str, str | int | bool | None] = {
+                "order_by": NEWEST_FIRST,
+                "per_page": 1,
+                "page": 1,
+                "start_receive_date": None if start is None else format_datetime(start),
+            }
+            results = expect_page(self.client.get_json(self.path, params), self.path)
+            if results:
+                newest = receive_time_of(results[0], self.path)
+                if start is not None and newest < start:
+                    raise ResponseFormatError(
+                        f"GET /{self.path} returned a document received at "
+                        f"{format_datetime(newest)}, before the window asked for (from "
+                        f"{format_datetime(start)}): the server does not honour "
+                        "start_receive_date, so this stream cannot be read exactly."
+                    )
+                self.upper = min(newest + ONE_MICROSECOND, self.latest)
+        return self.upper
+
+
+def _pair(position: Position) -> tuple[datetime | None, str | None]:
+    return position.receive_time, position.last_id
