@@ -27,7 +27,9 @@ def bursty_inbox(seed: int, documents: int = 1500) -> FakeInbox:
     return inbox
 
 
-def read(inbox: FakeInbox, per_page: int = 20, concurrency: int = 8) -> list[object]:
+def read(
+    inbox: FakeInbox, per_page: int = 20, concurrency: int = 8, start: Position | None = None
+) -> list[object]:
     """Every event of `read_inbox`; the fake answers one request at a time (its windows'
     threads ask at once)."""
     lock = threading.Lock()
@@ -39,7 +41,8 @@ def read(inbox: FakeInbox, per_page: int = 20, concurrency: int = 8) -> list[obj
 
     inbox.handle = one_at_a_time  # type: ignore[method-assign]
     client = client_for(inbox)
-    return list(read_inbox(client, "i" * 24, Position(), per_page, WindowBudget(concurrency), FAR))
+    budget = WindowBudget(concurrency)
+    return list(read_inbox(client, "i" * 24, start or Position(), per_page, budget, FAR))
 
 
 def handed(events: list[object]) -> list[str]:
@@ -101,13 +104,20 @@ def test_deletions_and_arrivals_during_the_read_lose_no_document_that_stayed() -
     assert stayed <= set(ids)
 
 
-def test_a_page_or_less_is_one_request_and_no_probe() -> None:
+def test_a_tail_of_a_page_or_less_is_one_request_and_no_probe() -> None:
+    """An incremental read (a cursor) asks for nothing but its one page; a first read
+    (no cursor) may ask for the newest document beside it, once."""
     inbox = FakeInbox()
     for minute in range(10):  # 15 documents, a page of 20
         inbox.add(T0 + timedelta(minutes=minute), 1 + minute % 2)
-    events = read(inbox)
+    cursor = Position(T0 - timedelta(days=1), None)
+    events = read(inbox, start=cursor)
     assert sorted(handed(events)) == sorted(inbox.docs)
     assert inbox.requests == 1
+    first_read = FakeInbox()
+    first_read.docs = dict(inbox.docs)
+    assert sorted(handed(read(first_read))) == sorted(inbox.docs)
+    assert first_read.requests <= 2
 
 
 def test_the_budget_shares_the_concurrency_between_the_inboxes_read() -> None:

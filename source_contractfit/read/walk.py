@@ -268,6 +268,9 @@ class Pager:
     margin: int = 0
     total: int | None = None  # the last page's `total` (documents in the window)
     finished: bool = False  # the last page was short: the window is read to its end
+    # Documents covered at the instant of `last`, when that instant began on the last
+    # page (None otherwise): what a page from that instant would repeat (`_restart`).
+    at_last: int | None = None
 
 
 def walk_positions(
@@ -279,6 +282,7 @@ def walk_positions(
     per_page: int,
     decode: Decoder | None = None,
     pager: Pager | None = None,
+    restart: bool = False,
 ) -> Iterator[list[Stamped]]:
     """Yield, page by page, the documents of `window` that `position` has not covered, in
     ascending (receive_time, id) order, by page number with overlapping pages.
@@ -291,7 +295,9 @@ def walk_positions(
     document that existed throughout is read; a gap (deletions shifted the positions
     left) widens the margin and the fetch is repeated, back to offset 0 if need be.
     Inserts only widen the overlap, whose documents `position` skips. `pager` (updated in
-    place) resumes a walk whose first pages were read already.
+    place) resumes a walk whose first pages were read already. With `restart` (windows of
+    receive time, ordered by it) the window's start may move up to the instant of the last
+    document covered, when a page from there repeats fewer documents (`_restart`).
     """
     pager = pager if pager is not None else Pager()
     # Accepted full pages in a row that reached no further than `frontier` without a gap
@@ -304,6 +310,8 @@ def walk_positions(
     # more than that is a server whose pages go nowhere (empty or ever-equal pages).
     stalled = 0
     while True:
+        if restart:
+            _restart(window, pager, per_page)
         low, high = window.start, window.end
         if high is not None and pager.last is not None and pager.last[0] >= high:
             return  # the window's end was moved before what is covered: it is read
@@ -348,6 +356,30 @@ def walk_positions(
                 raise no_progress(path, f"page {page} again and again with no new document")
         pager.covered_end, pager.last = start + size, keys[-1]
         pager.margin = max(pager.margin // 2, 1)
+        last_time = keys[-1][0]
+        began_here = keys[0][0] < last_time
+        pager.at_last = sum(1 for t, _ in keys if t == last_time) if began_here else None
+
+
+def _restart(window: Window, pager: Pager, per_page: int) -> None:
+    """Move `window`'s start to the instant of the last document covered, when the next
+    page then repeats fewer documents than the overlapping page at the current start.
+
+    Page offsets must be multiples of the page size, so the next page from the current
+    start overlaps what is covered by 1 to ~15 documents (about 6 on average). From the
+    last covered instant, page 1 repeats just the documents covered at that instant (one,
+    unless a burst shares it). Exact: everything before that instant is covered, and a
+    page at offset 0 starts at the window's first document.
+    """
+    if pager.last is None or pager.at_last is None or pager.margin > 1:
+        return
+    instant = pager.last[0]
+    if window.start is not None and window.start >= instant:
+        return
+    target = max(pager.covered_end - pager.margin, 0)
+    offset, size = _page_at_or_before(target, pager.covered_end, per_page)
+    if per_page - pager.at_last > offset + size - pager.covered_end:
+        window.start, pager.covered_end = instant, pager.at_last
 
 
 def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:

@@ -29,6 +29,7 @@ resumes from that prefix: finished windows beyond it are read again, never lost.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -49,10 +50,12 @@ from source_contractfit.read.walk import (
 )
 from source_contractfit.timeutil import ONE_MICROSECOND, format_datetime
 
-# A window is cut only when it has at least this many pages left: a cut costs a short last
-# page in each part and the overlap of its pages, and a window of one or two pages left
-# ends as soon as a new one would start.
-MIN_SPLIT_PAGES = 3
+logger = logging.getLogger("source_contractfit.read.windows")
+# A window is cut only when it has at least this many pages left after the one in flight:
+# a cut costs a short last page in each part, and a window of one page left ends as soon
+# as a new one would start. (At 2, 10k documents of one inbox read 8 ways behind 300 ms
+# pages: the last windows no longer end a page or two after the others.)
+MIN_SPLIT_PAGES = 2
 # Pages a window's thread may read ahead of the consumer (memory stays bounded).
 PAGES_AHEAD = 2
 NEWEST_FIRST = "-receive_time,-id"
@@ -161,9 +164,17 @@ class _InboxReader:
         self.stop = threading.Event()
         self.upper: datetime | None = None  # the newest document's time + 1 µs (probed)
         self.probed = False
+        self.early: threading.Thread | None = None
+        self.probe_error: BaseException | None = None
 
     def run(self) -> Iterator[WindowedDocument | Covered]:
         walk = self.walks[0]
+        if walk.window.start is None and self.budget.per_inbox() > 1:
+            # A first read of the inbox (no cursor): it is likely large, so its newest
+            # document is asked for beside its first page rather than after it. (An
+            # incremental read's tail is small: it asks only when a cut needs it.)
+            self.early = threading.Thread(target=self._probe_early, daemon=True)
+            self.early.start()
         pages = self._pages(walk)
         first = next(pages, None)  # the inbox's first page, read here
         if first is None:
@@ -185,6 +196,10 @@ class _InboxReader:
                 else:
                     was_prefix = walk is self._prefix_walk()
                     walk.done = True
+                    logger.debug(
+                        "%s: window [%s, %s) read (%d pages)",
+                        self.path, _fmt(walk.window.start), _fmt(walk.window.end), walk.pages,
+                    )  # fmt: skip
                     if was_prefix:
                         yield Covered(self._prefix_position())
                 self._cut()
@@ -224,6 +239,7 @@ class _InboxReader:
             self.per_page,
             self.decode,
             walk.pager,
+            restart=True,
         )
 
     def _start(self, walk: _Walk, pages: Iterator[list[Stamped]]) -> None:
@@ -268,7 +284,7 @@ class _InboxReader:
                 return
             upper = donor.window.end or self._probe()
             low = donor.position.receive_time or donor.window.start
-            parts = min(wanted - len(live) + 1, left // (2 * self.per_page))
+            parts = min(wanted - len(live) + 1, left // self.per_page)
             if upper is None or low is None or parts < 2:
                 return
             span = (upper - low) // parts
@@ -279,6 +295,11 @@ class _InboxReader:
 
     def _cut_window(self, donor: _Walk, points: list[datetime]) -> list[_Walk]:
         old_end = donor.window.end
+        logger.debug(
+            "%s: window [%s, %s) cut into %d at %s (about %d documents left)",
+            self.path, _fmt(donor.window.start), _fmt(donor.window.end), len(points) + 1,
+            ", ".join(_fmt(p) for p in points), donor.left(self.per_page),
+        )  # fmt: skip
         bounds = [*points, old_end]
         donor.window.end = points[0]
         donor.cut_after = donor.pages + 1  # its page in flight still counted the old end
@@ -294,6 +315,23 @@ class _InboxReader:
 
     def _probe(self) -> datetime | None:
         """The newest document's receive time + 1 µs, capped at `latest` (asked once)."""
+        if self.early is not None:
+            self.early.join()
+            self.early = None
+        if self.probe_error is not None:
+            raise self.probe_error
+        if not self.probed:
+            self._ask_newest()
+        return self.upper
+
+    def _probe_early(self) -> None:
+        """`_ask_newest` in a thread of its own, beside the inbox's first page."""
+        try:
+            self._ask_newest()
+        except BaseException as error:  # noqa: BLE001 - raised by `_probe`, if it is needed
+            self.probe_error = error
+
+    def _ask_newest(self) -> None:
         if not self.probed:
             self.probed = True
             start = self.walks[0].window.start
@@ -314,7 +352,10 @@ class _InboxReader:
                         "start_receive_date, so this stream cannot be read exactly."
                     )
                 self.upper = min(newest + ONE_MICROSECOND, self.latest)
-        return self.upper
+
+
+def _fmt(value: datetime | None) -> str:
+    return "-" if value is None else format_datetime(value)
 
 
 def _pair(position: Position) -> tuple[datetime | None, str | None]:
