@@ -8,6 +8,7 @@ from types import TracebackType
 from .control import EmulatorControl
 from .core import Core, Latency
 from .faults import DEFAULT_KINDS, FaultConfig, parse_kinds
+from .generator import BURST_SHARE
 from .server import EmulatorHTTPServer
 from .timeutil import parse_us
 from .variants import Variants
@@ -42,6 +43,7 @@ class Emulator:
         variants: Variants | None = None,
         latency_ms: float = 0.0,
         latency_per_doc_ms: float = 0.0,
+        burst_share: float = BURST_SHARE,
     ) -> None:
         kinds = parse_kinds(faults) if faults else DEFAULT_KINDS
         self.core = Core(
@@ -54,6 +56,7 @@ class Emulator:
             faults=FaultConfig(rate=fault_rate, kinds=kinds, seed=fault_seed),
             cache_mb=cache_mb,
             variants=variants,
+            burst_share=burst_share,
         )
         self.core.latency = Latency(latency_ms, latency_per_doc_ms)
         self.host = host

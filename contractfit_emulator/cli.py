@@ -17,6 +17,7 @@ from types import FrameType
 from . import tenant
 from .app import Emulator
 from .faults import DEFAULT_KINDS, parse_kinds
+from .generator import BURST_SHARE
 from .timeutil import parse_us
 from .variants import Variants, parse_cli
 
@@ -70,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--prefill",
         action="store_true",
         help="serialize all documents into the cache in the background after start",
+    )
+    parser.add_argument(
+        "--burst-share",
+        type=float,
+        default=BURST_SHARE,
+        help="share of documents uploaded in batches that share one receive time",
     )
     parser.add_argument(
         "--latency-ms",
@@ -156,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--variant: {exc}")
     if args.inboxes < 1 or args.documents < 0 or args.days < 1:
         parser.error("--inboxes and --days must be >= 1, --documents >= 0")
+    if not 0 <= args.burst_share <= 1:
+        parser.error("--burst-share must be between 0 and 1")
     if args.latency_ms < 0 or args.latency_per_doc_ms < 0:
         parser.error("--latency-ms and --latency-per-doc-ms must be >= 0")
     if args.oversize_mb < 1 or args.bomb_mb < 1 or args.slow_seconds < 0:
@@ -211,6 +220,7 @@ def _start(args: argparse.Namespace, variants: Variants) -> Emulator:
         variants=variants,
         latency_ms=args.latency_ms,
         latency_per_doc_ms=args.latency_per_doc_ms,
+        burst_share=args.burst_share,
     )
     faults = emulator.core.faults
     faults.configure(

@@ -14,6 +14,7 @@ from .auth import Authenticator
 from .clock import VirtualClock
 from .directory import build_directory
 from .faults import ChurnConfig, FaultConfig, FaultInjector
+from .generator import BURST_SHARE
 from .store import Store
 from .timeutil import parse_us
 from .variants import FUTURE_RECEIVE_TIME, Variants
@@ -47,6 +48,7 @@ class Core:
         faults: FaultConfig | None = None,
         cache_mb: int = 1536,
         variants: Variants | None = None,
+        burst_share: float = BURST_SHARE,
     ) -> None:
         if inboxes < 1:
             raise ValueError("inboxes must be >= 1")
@@ -57,7 +59,11 @@ class Core:
         self.seed = seed
         self.clock = VirtualClock(now)
         self.directory = build_directory(seed, inboxes, self.clock.start_us)
-        self.store = Store(self.directory, self.clock, documents, days, cache_mb * 1024 * 1024)
+        if not 0 <= burst_share <= 1:
+            raise ValueError("burst_share must be between 0 and 1")
+        self.store = Store(
+            self.directory, self.clock, documents, days, cache_mb * 1024 * 1024, burst_share
+        )
         self.auth = Authenticator(self.directory, self.clock, jwt_lifetime)
         self.faults = FaultInjector(faults)
         self.churn = ChurnConfig()

@@ -86,17 +86,21 @@ def _business_instant(rng: random.Random, low_us: int, high_us: int) -> int:
     return low_us + int(rng.random() * (high_us - low_us))
 
 
+BURST_SHARE = 0.3  # the default share of documents uploaded in batches
+
+
 def layout_arrivals(
-    rng: random.Random, count: int, start_us: int, days: int
+    rng: random.Random, count: int, start_us: int, days: int, burst_share: float = BURST_SHARE
 ) -> list[tuple[int, int, int | None]]:
-    """Receive times for `count` documents: ~70% alone, ~30% in batch uploads.
+    """Receive times for `count` documents: ~70% alone, ~30% in batch uploads
+    (`burst_share`; the same draws as before for the default).
 
     Returns `(receive_us, position_in_burst, batch_key)` sorted by time. Every inbox
     with at least 150 documents gets one burst larger than a page of 100.
     """
     low = start_us - days * DAY_US
     sizes: list[int] = []
-    budget = round(0.3 * count) if count >= 4 else 0
+    budget = round(burst_share * count) if count >= 4 else 0
     if count >= 150:
         sizes.append(min(250, max(101, min(budget, 101 + int(rng.random() * 150)))))
     remaining = budget - sum(sizes)

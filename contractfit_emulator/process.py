@@ -42,6 +42,7 @@ class EmulatorProcess:
         prefill: bool = False,
         latency_ms: float = 0.0,
         latency_per_doc_ms: float = 0.0,
+        burst_share: float | None = None,
         startup_timeout: float = 180.0,
         python: str | None = None,
     ) -> None:
@@ -71,6 +72,8 @@ class EmulatorProcess:
             args += ["--now", now]
         if prefill:
             args.append("--prefill")
+        if burst_share is not None:
+            args += ["--burst-share", str(burst_share)]
         if latency_ms or latency_per_doc_ms:
             args += [
                 "--latency-ms",

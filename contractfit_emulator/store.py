@@ -22,6 +22,7 @@ from .clock import VirtualClock
 from .directory import Directory, Inbox
 from .facts import DocFacts, extract
 from .generator import (
+    BURST_SHARE,
     REPROCESS,
     REVIEW,
     DocSpec,
@@ -79,9 +80,11 @@ class Store:
         documents: int,
         days: int,
         cache_bytes: int = 1536 * 1024 * 1024,
+        burst_share: float = BURST_SHARE,
     ) -> None:
         self.directory = directory
         self.clock = clock
+        self.burst_share = burst_share
         self.seed = directory.seed
         self.lock = threading.RLock()
         self.records: dict[str, DocRecord] = {}
@@ -114,7 +117,7 @@ class Store:
         layout_rng = random.Random(mix_seed(self.seed, 0xA11, inbox.position))
         keys: list[tuple[int, str]] = []
         for k, (receive, burst_pos, batch) in enumerate(
-            layout_arrivals(layout_rng, count, start, days)
+            layout_arrivals(layout_rng, count, start, days, self.burst_share)
         ):
             seed = mix_seed(self.seed, inbox.position, k)
             spec = DocSpec(self._new_id(receive, seed), inbox, seed, receive, burst_pos, batch)

@@ -32,6 +32,11 @@ from source_contractfit.timeutil import ONE_MICROSECOND, format_datetime, parse_
 logger = logging.getLogger("source_contractfit.read.walk")
 ORDER_ASCENDING = "receive_time,id"
 MAX_IDLE_PAGES = 3
+# What one request costs, in documents served, when choosing page sizes: a server across
+# the internet takes ~100 ms a request and ~2 ms a document; 20 rather than 50 favours
+# fewer documents served twice over fewer requests (10k documents: 1.049 served per new
+# one in 118 requests, against 1.064 in 117).
+REQUEST_DOCUMENTS = 20
 
 
 @dataclass
@@ -397,19 +402,25 @@ def _unseen(position: Position, stamped: list[Stamped]) -> Iterator[Stamped]:
 
 
 def _page_at_or_before(target: int, covered_end: int, per_page: int) -> tuple[int, int]:
-    """(offset, page size): a page starting at or before `target`, reaching furthest.
+    """(offset, page size): a page starting at or before `target`.
 
     Pages are 1-based multiples of the page size, so an offset is reachable exactly when
-    the size divides it; among sizes up to `per_page`, take the one that ends furthest.
+    the size divides it. Among the sizes up to `per_page` whose page reaches past
+    `covered_end`, take the one that costs least per new document, a request counting as
+    REQUEST_DOCUMENTS documents served (the page that reaches furthest repeated about 7
+    covered documents a page, this one about 4); when none reaches past it (a walk
+    stepping back over a gap), the one that reaches furthest.
     """
-    best = (0, per_page)
+    furthest, cheapest = (0, per_page), None
+    best_cost = float("inf")
     for size in range(per_page, 0, -1):
         offset = (target // size) * size
-        if offset + size > best[0] + best[1]:
-            best = (offset, size)
-        if offset + size > covered_end and offset == target:
-            break
-    return best
+        if offset + size > furthest[0] + furthest[1]:
+            furthest = (offset, size)
+        new = offset + size - covered_end
+        if new > 0 and (REQUEST_DOCUMENTS + size) / new < best_cost:
+            cheapest, best_cost = (offset, size), (REQUEST_DOCUMENTS + size) / new
+    return cheapest or furthest
 
 
 def _fmt(value: datetime | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -215,3 +216,11 @@ def test_latency_delays_each_answer_in_its_own_thread(emulator: Emulator) -> Non
     assert counters["documents_served"] == served
     assert counters["paginated_per_page"] == {"50": 1, "100": 4}
     assert emulator.control.documents_served() == served
+
+
+def test_burst_share_sets_the_share_of_documents_sharing_an_instant() -> None:
+    for share in (0.3, 0.9):  # (0: still the one burst longer than a page, by design)
+        with Emulator(seed=5, inboxes=1, documents=400, burst_share=share) as emu:
+            times = Counter(d["timings"]["receive_time"] for d in emu.control.documents())
+            shared = sum(n for n in times.values() if n > 1)
+            assert abs(shared / 400 - share) < 0.02, (share, shared)

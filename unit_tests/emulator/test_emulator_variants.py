@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import NOW, make_client
 
-from contractfit_emulator import Emulator
+from contractfit_emulator import ADMIN_API_KEY, Emulator
 from contractfit_emulator.cli import build_parser
 from contractfit_emulator.variants import (
     FUTURE_RECEIVE_TIME,
@@ -32,6 +32,7 @@ def test_variants_are_off_by_default(shared_emulator: Emulator) -> None:
         "ignore_order_by": False,
         "future_document": False,
         "repeat_tie_page": False,
+        "repeat_pages": False,
     }
 
 
@@ -112,3 +113,17 @@ def test_future_document_adds_one_document_received_in_2099() -> None:
             assert newest["timings"]["receive_time"] == FUTURE_RECEIVE_TIME
             assert _page(client, first)["total"] == 11
             assert _page(client, second)["total"] == 10
+
+
+def test_repeat_pages_answers_page_one_for_every_page() -> None:
+    with Emulator(seed=3, inboxes=1, documents=30, now="2026-01-01T00:00:00Z") as emu:
+        inbox = emu.inbox_ids[0]
+        emu.control.variants(repeat_pages=True)
+        with httpx.Client(base_url=emu.base_url, headers={"X-API-Key": ADMIN_API_KEY}) as client:
+
+            def ids(page: int) -> list[str]:
+                params = {"per_page": 10, "page": page, "order_by": "receive_time,id"}
+                body = client.get(f"/inboxes/{inbox}/paginated", params=params).json()
+                return [d["id"] for d in body["results"]]
+
+            assert ids(2) == ids(1) == ids(3)
