@@ -37,6 +37,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "Field accuracy (all inboxes, weakest first)" in result.stdout
     assert "Vendor stats reconciliation: all" in result.stdout
     assert f"HTML report written to {out / 'report.html'}" in result.stdout
+    # The counts explain themselves: the read's derived records, the export's fewer ones.
+    assert "of them are document_fields and document_line_items records" in result.stdout
+    assert "The export reads each document once" in result.stdout
+    # Views are named apart, not listed as tables with "0" Parquet rows.
+    table_block = result.stdout.split("DuckDB rows", 1)[1].split("Analytics views", 1)
+    assert len(table_block) == 2, result.stdout[-3000:]
+    assert "field_accuracy" not in table_block[0] and "field_accuracy" in table_block[1]
     return out
 
 

@@ -188,6 +188,31 @@ def test_start_date_bounds_the_days_asked(stats_emulator: Emulator, tmp_path: Pa
     assert stats_emulator.control.request_count("GET", "/stats/{inbox_id}") == inboxes * 5
 
 
+def test_a_start_date_before_the_first_document_costs_nothing(
+    stats_emulator: Emulator, tmp_path: Path
+) -> None:
+    """start_date years before a young tenant: per inbox, no day before its first document
+    is asked for or emitted (the usage stream zero-fills every day it reads)."""
+    emu = stats_emulator
+    config = api_key_config(emu.base_url, start_date="2015-01-01T00:00:00Z")
+    emu.control.reset_requests()
+    run = run_source("read", tmp_path, config, catalog("usage", "stats_fields"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    today = date.fromisoformat(emu.control.state()["now"][:10])
+    first_days = {}
+    for inbox in emu.control.inbox_ids():
+        documents = emu.control.documents(inbox)
+        first_days[inbox] = min(
+            date.fromisoformat(d["timings"]["receive_time"][:10]) for d in documents
+        )
+    for stream in ("usage", "stats_fields"):
+        for row in run.records(stream):
+            assert date.fromisoformat(row["date"]) >= first_days[row["inbox_id"]], (stream, row)
+    days = sum((today - first).days + 1 for first in first_days.values())
+    assert emu.control.request_count("GET", "/stats/{inbox_id}") == days
+    assert len(run.records("usage")) == days
+
+
 def test_late_reviews_update_the_affected_days(tmp_path: Path) -> None:
     with Emulator(seed=5, inboxes=1, documents=300, days=10) as emu:
         config = api_key_config(emu.base_url, lookback_days=30)

@@ -7,9 +7,17 @@ through the CDK's entrypoint.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from source_contractfit.read.gc_tuning import tune_gc
+
+
+def _not_the_memory_monitor(record: logging.LogRecord) -> bool:
+    """The CDK's entrypoint logs its MemoryMonitor's thresholds as the first message of
+    every command: noise before `spec`'s and `check`'s answer, and about a monitor of
+    messages that these three commands never stream (`read` does not use the CDK)."""
+    return not str(record.msg).startswith("MemoryMonitor instantiated")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(read_command(args[1:]))
     from airbyte_cdk.entrypoint import launch
+
+    logging.getLogger("airbyte").addFilter(_not_the_memory_monitor)
 
     from source_contractfit.airbyte.source import SourceContractfit
 

@@ -9,6 +9,7 @@ session only, changing nothing on disk. The sinks store data and know nothing of
 from __future__ import annotations
 
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import duckdb
 
 from source_contractfit.api.errors import ConfigError
 
+# How long `sql` and `report` wait for a running export to finish writing a commit.
+READER_WAIT_SECONDS = 30.0
 VIEWS = (
     "field_accuracy",
     "document_accuracy",
@@ -96,10 +99,7 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"DuckDB file {path} does not exist; run `contractfit export` first.")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise ConfigError(f"Cannot open DuckDB file {path}: {error}") from None
+    con = _open_read_only(path)
     missing = [
         t
         for t in ("documents", "fields", "document_versions")
@@ -114,6 +114,26 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     if not installed(con):
         install(con, temporary=True)
     return con
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """The file, read-only. A running export holds it only while it writes a commit
+    (`DuckDBSink._release`), so a refusal for that lock is retried for up to
+    READER_WAIT_SECONDS before it is reported."""
+    deadline = time.monotonic() + READER_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as error:
+            if "Could not set lock on file" not in str(error):
+                raise ConfigError(f"Cannot open DuckDB file {path}: {error}") from None
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"{path} has been written by another process for {READER_WAIT_SECONDS:.0f} s "
+                    "(an export commits in steps of a few seconds; a file another program "
+                    "keeps open stays locked): try again later."
+                ) from None
+            time.sleep(0.1)
 
 
 def connect_or_say(path: str | Path, command: str) -> duckdb.DuckDBPyConnection | None:

@@ -19,6 +19,9 @@ from typing import Any
 
 from source_contractfit.streams.catalog import STREAMS
 
+# The read prints a line this often, so that a demo reading for a while shows it is alive.
+PROGRESS_SECONDS = 2.0
+
 
 def configured_catalog(
     stream_names: list[str] | None = None, incremental: bool = False
@@ -96,6 +99,12 @@ def run_demo(*, inboxes: int, documents: int, seed: int, output: str) -> int:
         code = run_export(str(config_path), str(duckdb_path), str(parquet_dir), None, True)
         if code != 0:
             return code
+        print(
+            "(The export reads each document once and writes its field values and line-item "
+            "cells as rows of its own tables, fields and line_items, so it counts fewer "
+            "records than the read above, which sent each of them as a record of "
+            "document_fields or document_line_items.)"
+        )
     _print_tables(duckdb_path, parquet_dir)
     from source_contractfit.analytics.report import run_report
 
@@ -107,7 +116,12 @@ def _print_tables(duckdb_path: Path, parquet_dir: Path) -> None:
     import duckdb
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
-    tables = [t for (t,) in con.execute("SHOW TABLES").fetchall() if not t.startswith("_")]
+    listed = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_%' ESCAPE '\\'"
+    ).fetchall()
+    tables = [name for name, kind in listed if kind == "BASE TABLE"]
+    views = sorted(name for name, kind in listed if kind == "VIEW")
     print(f"\n{'table':<28} {'DuckDB rows':>12} {'Parquet rows':>13}")
     for table in sorted(tables):
         ((rows,),) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
@@ -120,12 +134,17 @@ def _print_tables(duckdb_path: Path, parquet_dir: Path) -> None:
             ).fetchall()
         print(f"{table:<28} {rows:>12,} {parquet:>13,}")
     con.close()
+    if views:
+        print(
+            f"\nAnalytics views in the DuckDB file (computed from its tables): {', '.join(views)}"
+        )
 
 
 def _run_protocol(command: list[str]) -> tuple[Counter[str], int, list[str]]:
     counts: Counter[str] = Counter()
     states = 0
     errors: list[str] = []
+    started = last_said = time.monotonic()
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1 << 20) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -133,6 +152,14 @@ def _run_protocol(command: list[str]) -> tuple[Counter[str], int, list[str]]:
             kind = message.get("type")
             if kind == "RECORD":
                 counts[message["record"]["stream"]] += 1
+                now = time.monotonic()
+                if now - last_said >= PROGRESS_SECONDS:
+                    last_said = now
+                    print(
+                        f"  {sum(counts.values()):,} records, {counts['documents']:,} documents "
+                        f"so far ({message['record']['stream']}, {now - started:.0f} s)",
+                        flush=True,
+                    )
             elif kind == "STATE":
                 states += 1
             elif kind == "TRACE" and message["trace"].get("type") == "ERROR":
@@ -153,5 +180,11 @@ def _print_summary(counts: Counter[str], states: int, elapsed: float) -> None:
     docs = counts.get("documents", 0)
     rate = docs / elapsed if elapsed else 0.0
     print(
-        f"\n{total} records ({states} state messages) in {elapsed:.1f}s; {rate:,.0f} documents/s."
+        f"\n{total:,} records ({states} state messages) in {elapsed:.1f}s; {rate:,.0f} documents/s."
     )
+    derived = counts.get("document_fields", 0) + counts.get("document_line_items", 0)
+    if derived:
+        print(
+            f"{derived:,} of them are document_fields and document_line_items records: one "
+            "per field value and per line-item cell of each document."
+        )

@@ -294,7 +294,11 @@ class Exporter:
         states: dict[str, Any],
         sequence: int,
     ) -> int:
-        self.progress.stream(", ".join(s.name for s in unit))
+        # A unit of document streams knows, once every inbox's walk started, how many
+        # documents it reads in all (their first pages' totals): the line shows an ETA.
+        documents = any(not stream.has_table for stream in unit)
+        expected = context.expected_documents if documents else None
+        self.progress.stream(", ".join(s.name for s in unit), expected)
         try:
             sequence, commit = self._read_items(unit, context, normalizer, states, sequence)
         except ContractfitError:

@@ -50,6 +50,23 @@ class ReadContext:
     _executor: ThreadPoolExecutor | None = None
     _memo: dict[Hashable, Any] = field(default_factory=dict)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Per inbox, the documents its walk will read (its first page's `total`): progress.
+    _expected: dict[str, int] = field(default_factory=dict)
+
+    def expect(self, inbox_id: str, documents: int) -> None:
+        """The walk of `inbox_id` will read about `documents` documents."""
+        with self._memo_lock:
+            self._expected[inbox_id] = documents
+
+    def expected_documents(self) -> int | None:
+        """Documents the document walks will read in all, once every inbox's walk has
+        said (None before: a total that grows as inboxes start would mislead)."""
+        with self._memo_lock:
+            inboxes = self._inboxes or []
+            waiting = [i for i in inboxes if i["id"] not in self._expected]
+            if any(i["id"] not in self.skipped_inboxes for i in waiting):
+                return None
+            return sum(self._expected.values())
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """compute() once per sync for `key` (facts that do not change during a sync)."""

@@ -2,8 +2,8 @@
 
 Late reviews change the stats of the days their documents were received, so each sync
 starts `lookback_days` before the last day it read (that day included, it may have been
-partial) and runs to today. No day before `start_date` (or, without one, before the
-inbox's first document) and none after today is ever asked for. The state (per inbox,
+partial) and runs to today. No day before the inbox's first document or before
+`start_date`, and none after today, is ever asked for. The state (per inbox,
 the last day fully emitted) is parsed and written by `state.py`.
 """
 
@@ -199,9 +199,14 @@ def read_dated_stream(
     def partition(inbox: dict[str, Any]) -> Iterator[tuple[date, list[Row]]]:
         inbox_id = inbox["id"]
         try:
-            first = floor or first_document_day(ctx, inbox_id)
+            # Never a day before the inbox's first document, whatever start_date says: a
+            # start_date years before a young tenant cost 16,775 requests for zero rows
+            # (and filled the tables with them) where 1,942 read everything.
+            first = first_document_day(ctx, inbox_id)
             if first is None:
                 return
+            if floor is not None:
+                first = max(first, floor)
             cursor = cursors.get(inbox_id)
             begin = (
                 first if cursor is None else max(first, cursor - timedelta(config.lookback_days))

@@ -165,7 +165,14 @@ def read_document_family(
         latest = ctx.present() + FUTURE_MARGIN
         with budget.reading():
             for event in read_inbox(
-                ctx.client, inbox_id, start, config.page_size, budget, latest, ctx.decode_pages
+                ctx.client,
+                inbox_id,
+                start,
+                config.page_size,
+                budget,
+                latest,
+                ctx.decode_pages,
+                on_total=lambda total: ctx.expect(inbox_id, total),
             ):
                 if isinstance(event, Covered):
                     yield event

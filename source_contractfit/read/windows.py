@@ -32,7 +32,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,6 +56,9 @@ logger = logging.getLogger("source_contractfit.read.windows")
 # as a new one would start. (At 2, 10k documents of one inbox read 8 ways behind 300 ms
 # pages: the last windows no longer end a page or two after the others.)
 MIN_SPLIT_PAGES = 2
+# The newest document's time is asked for (one request) only for an inbox with at least
+# this many pages left: the probe then costs at most 2% of the pages read.
+PROBE_PAGES = 50
 # Pages a window's thread may read ahead of the consumer (memory stays bounded).
 PAGES_AHEAD = 2
 NEWEST_FIRST = "-receive_time,-id"
@@ -115,6 +118,8 @@ class _Walk:
     pages: int = 0  # pages handed out
     cut_after: int = -1  # the window was cut: its `total` is stale until this many pages
     done: bool = False
+    handed: int = 0  # documents handed out
+    first_time: datetime | None = None  # the receive time of the first of them
 
     def left(self, per_page: int) -> int:
         """Documents still to read, from its last page's total (0 while unknown)."""
@@ -131,11 +136,13 @@ def read_inbox(
     budget: WindowBudget,
     latest: datetime,
     decode: Decoder | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> Iterator[WindowedDocument | Covered]:
     """Every document of the inbox after `start`, read in parallel windows (see the
     module). Documents received after `latest` (the server's present plus a margin) are
-    handed out but never covered."""
+    handed out but never covered. `on_total` hears the first page's `total` (progress)."""
     reader = _InboxReader(client, inbox_id, start, max(per_page, 2), budget, latest, decode)
+    reader.on_total = on_total
     return reader.run()
 
 
@@ -165,6 +172,7 @@ class _InboxReader:
         self.upper: datetime | None = None  # the newest document's time + 1 µs (probed)
         self.probed = False
         self.early: threading.Thread | None = None
+        self.on_total: Callable[[int], None] | None = None
         self.probe_error: BaseException | None = None
 
     def run(self) -> Iterator[WindowedDocument | Covered]:
@@ -179,6 +187,8 @@ class _InboxReader:
         first = next(pages, None)  # the inbox's first page, read here
         if first is None:
             return
+        if self.on_total is not None and walk.pager.total is not None:
+            self.on_total(walk.pager.total)
         yield from self._hand_out(walk, first)
         if walk.pager.finished:
             return
@@ -215,6 +225,9 @@ class _InboxReader:
         for stamped in page:
             if end is not None and stamped[0] >= end:
                 break
+            if walk.first_time is None:
+                walk.first_time = stamped[0]
+            walk.handed += 1
             if stamped[0] <= self.latest:
                 walk.covered = Position(stamped[0], stamped[1])
             yield WindowedDocument(stamped, in_prefix)
@@ -282,8 +295,8 @@ class _InboxReader:
             left = donor.left(self.per_page)
             if left < MIN_SPLIT_PAGES * self.per_page:
                 return
-            upper = donor.window.end or self._probe()
             low = donor.position.receive_time or donor.window.start
+            upper = donor.window.end or self._newest(donor, left, low)
             parts = min(wanted - len(live) + 1, left // self.per_page)
             if upper is None or low is None or parts < 2:
                 return
@@ -312,6 +325,20 @@ class _InboxReader:
         for walk in new:
             self._start(walk, self._pages(walk))
         return new
+
+    def _newest(self, donor: _Walk, left: int, low: datetime | None) -> datetime | None:
+        """Where the open window's documents end, for cutting it: probed when the inbox
+        has PROBE_PAGES pages or more left (or a probe was asked already), so that the
+        probe stays within 2% of the pages read; otherwise extrapolated from the pace of
+        the documents the window has handed out (the newest window stays open-ended, so
+        an estimate that falls short only makes the windows uneven, and a later cut
+        evens them)."""
+        if self.probed or self.early is not None or left >= PROBE_PAGES * self.per_page:
+            return self._probe()
+        if low is None or donor.first_time is None or donor.handed < 2 or low <= donor.first_time:
+            return None
+        per_document = (low - donor.first_time) / (donor.handed - 1)
+        return min(low + per_document * left + ONE_MICROSECOND, self.latest)
 
     def _probe(self) -> datetime | None:
         """The newest document's receive time + 1 µs, capped at `latest` (asked once)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,16 @@ MIB = 1024 * 1024
 # Values below this fit the usual cap beside everything else: no commit of ordinary
 # documents changes the cap (that would be two statements more per commit).
 LARGE_VALUE_BYTES = MIB
+# The file is attached only while a commit is written (`_release`). A reader that holds
+# it (`contractfit sql`, `report`) is waited for this long before the export fails, and
+# asked again this often.
+WRITER_WAIT_SECONDS = 300.0
+LOCK_RETRY_SECONDS = 0.1
+
+
+def locked(error: BaseException) -> bool:
+    """Whether `error` is DuckDB refusing a file another process holds."""
+    return "Could not set lock on file" in str(error)
 
 
 def _quote(name: str) -> str:
@@ -112,16 +123,58 @@ class DuckDBSink:
         self.primary_keys = primary_keys
         # Spilled pages go beside the file (where DuckDB puts them for a database it opens
         # itself), not into a `.tmp` of the working directory.
-        con = duckdb.connect(config=CONNECTION_CONFIG | {"temp_directory": f"{self.path}.tmp"})
-        literal = "'" + str(self.path).replace("'", "''") + "'"
+        self._con = duckdb.connect(
+            config=CONNECTION_CONFIG | {"temp_directory": f"{self.path}.tmp"}
+        )
+        self._attached = False
         try:
-            con.execute(f"ATTACH {literal} AS export (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-            con.execute("USE export")
-        except duckdb.Error as error:
-            con.close()
-            raise ConfigError(f"Cannot open DuckDB file {self.path}: {error}") from None
-        self.con = con
+            self._attach()
+        except BaseException:
+            self._con.close()
+            raise
         self._create(schema_version)
+
+    # -- the file, held only while it is written ---------------------------------------
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection, with the file attached (it stays so until the next release)."""
+        self._attach()
+        return self._con
+
+    def _attach(self) -> None:
+        """Attach the file, waiting up to WRITER_WAIT_SECONDS for readers to close it."""
+        if self._attached:
+            return
+        literal = "'" + str(self.path).replace("'", "''") + "'"
+        deadline = time.monotonic() + WRITER_WAIT_SECONDS
+        warned = False
+        while True:
+            try:
+                self._con.execute(f"ATTACH {literal} AS export (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+                break
+            except duckdb.Error as error:
+                if not locked(error) or time.monotonic() >= deadline:
+                    raise ConfigError(f"Cannot open DuckDB file {self.path}: {error}") from None
+                if not warned:
+                    warned = True
+                    logger.warning(
+                        "%s is open in another process (a `contractfit sql` or `report`?); "
+                        "waiting up to %.0f s for it to close it.",
+                        self.path, WRITER_WAIT_SECONDS,
+                    )  # fmt: skip
+                time.sleep(LOCK_RETRY_SECONDS)
+        self._con.execute("USE export")
+        self._attached = True
+
+    def _release(self) -> None:
+        """Detach the file between commits, so that readers (`contractfit sql`, `report`,
+        a dashboard) can open it: DuckDB lets one process write a file, or several read
+        it, never both. Held only while a transaction is open."""
+        if self._attached and not self._open:
+            self._con.execute("USE memory")
+            self._con.execute("DETACH export")
+            self._attached = False
 
     def _create(self, schema_version: int) -> None:
         con = self.con
@@ -154,7 +207,10 @@ class DuckDBSink:
         con.execute("COMMIT")
 
     def load_state(self) -> StoredState:
-        rows = self.con.execute(f"SELECT stream, blob, sequence FROM {STATE_TABLE}").fetchall()
+        try:
+            rows = self.con.execute(f"SELECT stream, blob, sequence FROM {STATE_TABLE}").fetchall()
+        finally:
+            self._release()
         streams = {stream: orjson.loads(blob) for stream, blob, _ in rows}
         sequence = max((seq for _, _, seq in rows), default=0)
         return StoredState(sequence, streams)
@@ -162,11 +218,14 @@ class DuckDBSink:
     def reset(self, tables: set[str]) -> None:
         """--full-refresh: empty the tables and forget the state, in one transaction."""
         con = self.con
-        con.execute("BEGIN")
-        for table in tables:
-            con.execute(f"DELETE FROM {_quote(table)}")
-        con.execute(f"DELETE FROM {STATE_TABLE}")
-        con.execute("COMMIT")
+        try:
+            con.execute("BEGIN")
+            for table in tables:
+                con.execute(f"DELETE FROM {_quote(table)}")
+            con.execute(f"DELETE FROM {STATE_TABLE}")
+            con.execute("COMMIT")
+        finally:
+            self._release()
 
     def replace_state(self, streams: Mapping[str, Any], sequence: int) -> None:
         con = self.con
@@ -183,6 +242,8 @@ class DuckDBSink:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
+        finally:
+            self._release()
 
     def apply(self, commit: Commit, sequence: int) -> None:
         """Store `commit` in the open transaction (begun if none is), then COMMIT it if it
@@ -215,6 +276,7 @@ class DuckDBSink:
         finally:
             if needed_mb > MEMORY_LIMIT_MB:
                 con.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")
+            self._release()
 
     def _apply(self, commit: Commit, sequence: int) -> None:
         con = self.con
@@ -265,7 +327,7 @@ class DuckDBSink:
         if self._open:
             self._open = False
             try:
-                self.con.execute("COMMIT")
+                self._con.execute("COMMIT")
             except duckdb.Error as error:
                 logger.warning("The last commits to %s were not stored: %s", self.path, error)
-        self.con.close()
+        self._con.close()
