@@ -149,3 +149,73 @@ def test_report_on_a_missing_file(tmp_path: Path) -> None:
         f"contractfit report: DuckDB file {tmp_path / 'none.duckdb'} does not exist; "
         "run `contractfit export` first."
     )
+
+
+def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
+    demo: Path, tmp_path: Path
+) -> None:
+    """Each chart's data as plotly holds it in the page (Chromium): what misled is fixed,
+    and the targets are lines and card colours."""
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "targets.html"
+    made = contractfit(
+        "report", "--duckdb", str(demo / "contractfit.duckdb"), "--html", str(page_path),
+        "--target-stp", "0.6", "--target-accuracy", "0.95",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable(), args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("#chart-latency .main-svg", timeout=30_000)
+        charts = page.evaluate(
+            """(ids) => Object.fromEntries(ids.map((id) => {
+                const el = document.getElementById(id);
+                return [id, {
+                    traces: el.data.map((t) => ({name: t.name, symbol: t.marker && t.marker.symbol,
+                        colour: t.line && t.line.color, points: (t.x || []).length,
+                        sizes: t.customdata ? t.customdata.length : 0})),
+                    shapes: (el.layout.shapes || []).map((s) => [s.x0, s.y0]),
+                    dtick: el.layout.xaxis && el.layout.xaxis.dtick,
+                    axes: Object.keys(el.layout).filter((k) => k.startsWith('xaxis')).length,
+                    marks: el.querySelectorAll('.scatterlayer .point, .barlayer .point').length,
+                }];
+            }))""",
+            list(CHARTS),
+        )
+        coverage = page.inner_text("#coverage")
+        cards = page.eval_on_selector_all(".card", "cs => cs.map((c) => c.className)")
+        weeks = page.inner_text("#stp-trend-per-inbox table")
+        widths = {}
+        for width in (1400, 800):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(500)  # plotly redraws on resize
+            widths[width] = page.evaluate("document.documentElement.scrollWidth")
+            page.screenshot(path=str(tmp_path / f"report-{width}.png"), full_page=True)
+        browser.close()
+    stp = charts["chart-stp-trend"]
+    apart = [t for t in stp["traces"] if "partial week" in t["name"]]
+    assert apart and all(t["symbol"] == "circle-open" for t in apart), stp["traces"]
+    assert all(t["sizes"] == t["points"] for t in stp["traces"]), "every point has its size"
+    assert [0, 0.6] in stp["shapes"] and stp["marks"] > 0  # the line at y = 0.6
+    assert "(partial)" in weeks
+    blockers = charts["chart-blockers"]
+    assert {t["name"] for t in blockers["traces"]} == {"missing", "low_confidence"}
+    assert blockers["axes"] == 2 and blockers["marks"] > 0
+    accuracy = charts["chart-field-accuracy"]
+    assert accuracy["traces"][-1]["name"] == "accuracy", "accuracy drawn on top"
+    assert any(x == 0.95 for x, _ in accuracy["shapes"])
+    colours = [t["colour"] for t in charts["chart-calibration"]["traces"][1:]]
+    assert len(colours) == len(set(colours)) > 10, "a colour per field"
+    latency = charts["chart-latency"]
+    assert any(t["name"].endswith("p99") for t in latency["traces"])
+    assert latency["dtick"] == "M1" and latency["marks"] > 0
+    assert coverage.startswith("Documents received ") and "last export commit" in coverage
+    assert sum(" met" in c or " missed" in c for c in cards) == 2
+    for width in (1400, 800):  # nothing wider than the window at either width
+        assert widths[width] <= width, widths
+        assert png_size((tmp_path / f"report-{width}.png").read_bytes())[0] == width

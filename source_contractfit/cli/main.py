@@ -9,6 +9,17 @@ from source_contractfit import __version__
 from source_contractfit.cli.output import EXIT_BROKEN_PIPE, silence_stdout
 
 
+def _share(text: str) -> float:
+    """A rate between 0 and 1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (0.6 means 60%)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """The exit code. A closed stdout (`| head`) never ends in a traceback: `sql`, `report`
     and `export` finish their work and keep their own exit code (see cli/output.py); a
@@ -67,6 +78,12 @@ def _run(argv: list[str] | None) -> int:
     )
     report.add_argument("--duckdb", metavar="FILE", required=True, help="an exported DuckDB file")
     report.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
+    report.add_argument(
+        "--target-stp", type=_share, metavar="RATE", help="an STP goal, e.g. 0.6: drawn, compared"
+    )
+    report.add_argument(
+        "--target-accuracy", type=_share, metavar="RATE", help="a field accuracy goal, e.g. 0.95"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "sql":
@@ -76,7 +93,10 @@ def _run(argv: list[str] | None) -> int:
     if args.command == "report":
         from source_contractfit.analytics.report import run_report
 
-        return run_report(args.duckdb, args.html)
+        targets = {"stp": args.target_stp, "accuracy": args.target_accuracy}
+        return run_report(
+            args.duckdb, args.html, {k: v for k, v in targets.items() if v is not None}
+        )
     if args.command == "export":
         from source_contractfit.export.exporter import run_export
 

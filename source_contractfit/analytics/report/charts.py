@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from source_contractfit.analytics.report.cells import missing
-from source_contractfit.analytics.report.queries import Report
+from source_contractfit.analytics.report.queries import MIN_WEEK_DOCUMENTS, Report
 
 _BELOW_LEGEND = {"orientation": "h", "y": -0.2}
 _SIDE_LEGEND = {"orientation": "v", "x": 1.02, "y": 1}
@@ -51,19 +51,18 @@ def charts(report: Report) -> dict[str, str]:
 
     out: dict[str, str] = {}
 
-    figure = go.Figure()
-    for inbox, rows in report["stp_weekly"].groupby("inbox", sort=True):
-        weeks = [str(w)[:10] for w in rows["week"]]
-        figure.add_trace(
-            go.Scatter(x=weeks, y=_floats(rows["stp_rate"]), mode="lines+markers", name=inbox)
-        )
-    figure.update_yaxes(title="STP rate", tickformat=".0%", range=[0, 1])
-    figure.update_xaxes(title="week (UTC, receive time)")
-    out["stp-trend"] = _figure_html(figure, "chart-stp-trend")
+    out["stp-trend"] = _stp_trend(report, go)
 
     fields = _fields(report)
     figure = go.Figure()
-    symbols = {"accuracy": "circle", "precision": "diamond", "recall": "square", "f1": "star"}
+    # Accuracy last, so that its filled markers lie on top of the hollow ones of the other
+    # measures (recall often equals it and hid it).
+    symbols = {
+        "precision": "diamond-open",
+        "recall": "square-open",
+        "f1": "star-open",
+        "accuracy": "circle",
+    }
     for metric, symbol in symbols.items():
         figure.add_trace(
             go.Scatter(
@@ -71,9 +70,14 @@ def charts(report: Report) -> dict[str, str]:
                 x=_floats(fields[metric]),
                 name=metric,
                 mode="markers",
-                marker={"symbol": symbol, "size": 11 if metric == "f1" else 8},
+                marker={"symbol": symbol, "size": 9 if metric == "accuracy" else 12},
             )
         )
+    if "accuracy" in report.targets:
+        figure.add_vline(
+            x=report.targets["accuracy"], line_dash="dot", line_color="#d0453a",
+            annotation_text=f"target {report.targets['accuracy']:.0%}",
+        )  # fmt: skip
     figure.update_xaxes(tickformat=".0%", title="all inboxes pooled")
     height = max(420, 24 * len(fields) + 140)
     out["field-accuracy"] = _figure_html(figure, "chart-field-accuracy", height)
@@ -89,15 +93,19 @@ def charts(report: Report) -> dict[str, str]:
             line={"dash": "dot", "color": "#999"},
         )
     )
-    for field_name, rows in report["calibration"].groupby("field_name", sort=True):
+    palette = _distinct_colours()
+    for index, (field_name, rows) in enumerate(
+        report["calibration"].groupby("field_name", sort=True)
+    ):
         pooled = field_name == POOLED
+        colour = "#17324d" if pooled else palette[index % len(palette)]
         figure.add_trace(
             go.Scatter(
                 x=[int(c) + 5 for c in rows["confidence_from"]],
                 y=_floats(rows["accuracy"]),
                 mode="lines+markers",
                 name="all fields" if pooled else field_name,
-                line={"width": 4 if pooled else 1.5},
+                line={"width": 4 if pooled else 1.5, "color": colour},
                 visible=True if pooled or field_name in weakest else "legendonly",
                 customdata=list(rows["n"]),
                 hovertemplate="confidence %{x}: accuracy %{y:.1%} (n=%{customdata})",
@@ -107,39 +115,123 @@ def charts(report: Report) -> dict[str, str]:
     figure.update_yaxes(title="share correct", tickformat=".0%", range=[0, 1.02])
     out["calibration"] = _figure_html(figure, "chart-calibration", legend=_SIDE_LEGEND)
 
-    figure = go.Figure()
-    for reason, rows in report["blockers"].groupby("reason", sort=True):
+    out["blockers"] = _blockers(report)
+    out["latency"] = _latency(report, go)
+    return out
+
+
+REASONS = {"missing": "mandatory field missing", "low_confidence": "confidence under threshold"}
+
+
+def _blockers(report: Report) -> str:
+    """One panel per reason, each its fields by documents blocked: a reason that blocks
+    fewer documents is still seen (it fell off a list of the top pairs)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    reasons = [r for r in REASONS if r in set(report["blockers"]["reason"])]
+    reasons += sorted(set(report["blockers"]["reason"]) - set(reasons))
+    figure = make_subplots(
+        rows=1,
+        cols=max(1, len(reasons)),
+        subplot_titles=[REASONS.get(r, r) for r in reasons] or ["no blockers"],
+        horizontal_spacing=0.25,
+    )
+    for column, reason in enumerate(reasons, start=1):
+        rows = report["blockers"][report["blockers"]["reason"] == reason]
         figure.add_trace(
             go.Bar(
                 y=list(rows["field_name"]),
                 x=[int(v) for v in rows["documents"]],
                 name=reason,
                 orientation="h",
-            )
+                showlegend=False,
+                hovertemplate="%{y}: %{x} documents<extra>"
+                + REASONS.get(reason, reason)
+                + "</extra>",
+            ),
+            row=1,
+            col=column,
         )
-    figure.update_layout(barmode="stack")
-    figure.update_xaxes(title="documents blocked")
-    figure.update_yaxes(categoryorder="total ascending")
-    out["blockers"] = _figure_html(figure, "chart-blockers")
+        figure.update_yaxes(categoryorder="total ascending", row=1, col=column)
+        figure.update_xaxes(title="documents blocked", row=1, col=column)
+    return _figure_html(figure, "chart-blockers")
 
+
+def _latency(report: Report, go: Any) -> str:
+    """Median, p95 and p99 review latency per month of receipt: straight segments between
+    monthly points, one tick a month."""
     figure = go.Figure()
+    dashes = {"p50_hours": "solid", "p95_hours": "dash", "p99_hours": "dot"}
     for inbox, rows in report["latency_monthly"].groupby("inbox", sort=True):
-        months = [str(m)[:7] for m in rows["month"]]
-        figure.add_trace(
-            go.Scatter(
-                x=months, y=_floats(rows["p50_hours"]), mode="lines+markers", name=f"{inbox} p50"
+        months = [str(m)[:10] for m in rows["month"]]
+        for column, dash in dashes.items():
+            figure.add_trace(
+                go.Scatter(
+                    x=months,
+                    y=_floats(rows[column]),
+                    mode="lines+markers",
+                    line={"dash": dash, "shape": "linear"},
+                    name=f"{inbox} {column.split('_')[0]}",
+                    customdata=list(rows["reviewed"]),
+                    hovertemplate="%{x|%Y-%m}: %{y:.1f} h (%{customdata} reviewed)",
+                )
             )
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=months,
-                y=_floats(rows["p95_hours"]),
-                mode="lines",
-                name=f"{inbox} p95",
-                line={"dash": "dash"},
-            )
-        )
     figure.update_yaxes(title="hours from receipt to review")
-    figure.update_xaxes(title="month of receipt")
-    out["latency"] = _figure_html(figure, "chart-latency")
-    return out
+    figure.update_xaxes(title="month of receipt", dtick="M1", tickformat="%Y-%m")
+    return _figure_html(figure, "chart-latency")
+
+
+def _stp_trend(report: Report, go: Any) -> str:
+    """Weekly STP per inbox. A week that is partial in the data (the current one) or holds
+    too few documents is a hollow marker off the line, with its size on hover, so that
+    three documents of an unfinished week never look like a collapse."""
+    figure = go.Figure()
+    for inbox, rows in report["stp_weekly"].groupby("inbox", sort=True):
+        weeks = [str(w)[:10] for w in rows["week"]]
+        shaky = [bool(p) or bool(s) for p, s in zip(rows["partial"], rows["small"], strict=True)]
+        rates = _floats(rows["stp_rate"])
+        counts = [int(n) for n in rows["processed"]]
+        solid = [None if s else r for r, s in zip(rates, shaky, strict=True)]
+        figure.add_trace(
+            go.Scatter(
+                x=weeks,
+                y=solid,
+                mode="lines+markers",
+                name=inbox,
+                legendgroup=inbox,
+                customdata=counts,
+                hovertemplate="week of %{x}: %{y:.0%} of %{customdata} documents",
+            )
+        )
+        apart = [i for i, s in enumerate(shaky) if s]
+        if apart:
+            figure.add_trace(
+                go.Scatter(
+                    x=[weeks[i] for i in apart],
+                    y=[rates[i] for i in apart],
+                    mode="markers",
+                    name=f"{inbox}: partial week or under {MIN_WEEK_DOCUMENTS} documents",
+                    legendgroup=inbox,
+                    marker={"symbol": "circle-open", "size": 10},
+                    customdata=[counts[i] for i in apart],
+                    hovertemplate="week of %{x} (partial or small): %{y:.0%} of "
+                    "%{customdata} documents",
+                )
+            )
+    if "stp" in report.targets:
+        figure.add_hline(
+            y=report.targets["stp"], line_dash="dot", line_color="#d0453a",
+            annotation_text=f"target {report.targets['stp']:.0%}",
+        )  # fmt: skip
+    figure.update_yaxes(title="STP rate", tickformat=".0%", range=[0, 1])
+    figure.update_xaxes(title="week (UTC, receive time)")
+    return _figure_html(figure, "chart-stp-trend")
+
+
+def _distinct_colours() -> list[str]:
+    """26 colours that differ from each other (plotly's default cycles ten: with 16 fields,
+    two fields shared a colour)."""
+    from plotly.colors import qualitative
+
+    return list(qualitative.Alphabet)

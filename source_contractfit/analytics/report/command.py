@@ -28,7 +28,9 @@ def html_target_problem(target: Path) -> str | None:
     return None
 
 
-def run_report(duckdb_path: str, html_path: str | None) -> int:
+def run_report(
+    duckdb_path: str, html_path: str | None, targets: dict[str, float] | None = None
+) -> int:
     """Print the summary; with `html_path`, write the HTML page too. The exit code.
 
     A closed stdout (`| head`) ends the printing quietly; the page is still written."""
@@ -46,6 +48,7 @@ def run_report(duckdb_path: str, html_path: str | None) -> int:
         report = build(con)
     finally:
         con.close()
+    report.targets = dict(targets or {})
     say(render_text(report, color=sys.stdout.isatty()))
     if target is not None:
         partial = target.with_name(f".{target.name}.partial")

@@ -7,7 +7,7 @@ pick rows and format them. A query is named after its file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
 # Calibration points from fewer atoms than this are noise, not a curve.
 MIN_BUCKET_ATOMS = 10
+# A week of fewer documents than this is drawn apart (a hollow marker), not as a rate.
+MIN_WEEK_DOCUMENTS = 20
 # Named parameters of the queries that take some ($name in the SQL).
-PARAMETERS: dict[str, dict[str, Any]] = {"calibration": {"min_atoms": MIN_BUCKET_ATOMS}}
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "calibration": {"min_atoms": MIN_BUCKET_ATOMS},
+    "stp_weekly": {"min_documents": MIN_WEEK_DOCUMENTS},
+}
 
 
 @cache
@@ -37,6 +42,9 @@ class Report:
 
     frames: dict[str, pd.DataFrame]
     generated_at: datetime
+    # Optional goals (`--target-stp`, `--target-accuracy`): lines on the charts, and the
+    # headline cards coloured against them.
+    targets: dict[str, float] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames[name]

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,11 @@ class DuckDBSink:
             )
         if not commit.states:
             con.execute(f"UPDATE {STATE_TABLE} SET sequence = ?", [sequence])
+        # When the data was last brought up to date (the report shows it).
+        con.execute(
+            f"INSERT OR REPLACE INTO {META_TABLE} VALUES ('last_commit_at', ?)",
+            [datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")],
+        )
 
     def execute(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params)

@@ -1,5 +1,5 @@
--- Every inbox pooled: sum the counts, then take the ratios; weakest F1 first, the pooled
--- '__all_fields__' row last.
+-- Every inbox pooled: sum the counts, then take the ratios; least accurate first, the
+-- pooled '__all_fields__' row last.
 SELECT field_name, sum(n)::BIGINT AS n, sum(tp)::BIGINT AS tp, sum(fp)::BIGINT AS fp,
     sum(fn)::BIGINT AS fn, sum(tn)::BIGINT AS tn,
     cf_ratio(sum(correct), sum(n)) AS accuracy,
@@ -8,4 +8,4 @@ SELECT field_name, sum(n)::BIGINT AS n, sum(tp)::BIGINT AS tp, sum(fp)::BIGINT A
     cf_ratio(2 * sum(tp), 2 * sum(tp) + sum(fp) + sum(fn)) AS f1
 FROM field_accuracy_by('all')
 GROUP BY field_name
-ORDER BY field_name = '__all_fields__', f1 NULLS FIRST, field_name
+ORDER BY field_name = '__all_fields__', accuracy NULLS FIRST, field_name
