@@ -219,3 +219,19 @@ def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
     for width in (1400, 800):  # nothing wider than the window at either width
         assert widths[width] <= width, widths
         assert png_size((tmp_path / f"report-{width}.png").read_bytes())[0] == width
+
+
+def test_every_view_names_the_inbox_beside_its_id(demo: Path) -> None:
+    from source_contractfit.analytics import VIEWS, connect
+
+    con = connect(demo / "contractfit.duckdb")
+    try:
+        names = dict(con.execute("SELECT id, name FROM inboxes").fetchall())
+        for view in VIEWS:
+            columns = [row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()]
+            assert columns[:2] == ["inbox_id", "inbox_name"], (view, columns)
+            pairs = con.execute(f"SELECT DISTINCT inbox_id, inbox_name FROM {view}").fetchall()
+            assert pairs, view
+            assert all(name == names[inbox] for inbox, name in pairs), (view, pairs)
+    finally:
+        con.close()

@@ -20,6 +20,10 @@ CREATE OR REPLACE MACRO cf_period_start(grain, ts) AS
 CREATE OR REPLACE MACRO cf_count_if(condition) AS count_if(condition)::BIGINT;
 
 -- A rate, NULL when the denominator is zero (as the API does).
+-- An inbox's name, for the views' `inbox_name` beside `inbox_id` (NULL if unknown).
+CREATE OR REPLACE MACRO cf_inbox_name(p_inbox_id) AS
+    (SELECT max(name) FROM inboxes WHERE id = p_inbox_id);
+
 CREATE OR REPLACE MACRO cf_ratio(n, d) AS CASE WHEN d = 0 THEN NULL ELSE n::DOUBLE / d END;
 
 -- Whether ts falls in [p_start, p_end); a NULL bound is open.

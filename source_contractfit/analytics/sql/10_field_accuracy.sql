@@ -47,7 +47,9 @@ CREATE OR REPLACE MACRO field_accuracy_by(
     FROM counted;
 
 CREATE OR REPLACE VIEW field_accuracy AS
-    SELECT * FROM field_accuracy_by('day')
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name, * EXCLUDE (inbox_id)
+    FROM (SELECT * FROM field_accuracy_by('day')
     UNION ALL SELECT * FROM field_accuracy_by('week')
     UNION ALL SELECT * FROM field_accuracy_by('month')
-    UNION ALL SELECT * FROM field_accuracy_by('all');
+    UNION ALL SELECT * FROM field_accuracy_by('all')
+    );

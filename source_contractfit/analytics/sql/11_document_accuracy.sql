@@ -19,10 +19,12 @@ CREATE OR REPLACE MACRO document_accuracy_by(
     GROUP BY ALL;
 
 CREATE OR REPLACE VIEW document_accuracy AS
-    SELECT * FROM document_accuracy_by('day')
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name, * EXCLUDE (inbox_id)
+    FROM (SELECT * FROM document_accuracy_by('day')
     UNION ALL SELECT * FROM document_accuracy_by('week')
     UNION ALL SELECT * FROM document_accuracy_by('month')
-    UNION ALL SELECT * FROM document_accuracy_by('all');
+    UNION ALL SELECT * FROM document_accuracy_by('all')
+    );
 
 -- Sections of the judged versions: section k covers pages [page_k, page_k+1) (the last runs
 -- to the end) and is correct when every evaluated atom on those pages is (vacuously true).

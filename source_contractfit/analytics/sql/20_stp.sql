@@ -36,7 +36,8 @@ AS TABLE
 
 -- stp_daily: per inbox and UTC receive day.
 CREATE OR REPLACE VIEW stp_daily AS
-    SELECT inbox_id, period_start AS day, * EXCLUDE (inbox_id, period, period_start)
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name, period_start AS day,
+        * EXCLUDE (inbox_id, period, period_start)
     FROM stp_by('day');
 
 -- Per-field STP, as the vendor counts it: documents with no flagged atom of that field in

@@ -59,4 +59,6 @@ CREATE OR REPLACE MACRO automation_blockers_by(p_grain, p_start := NULL, p_end :
 
 -- Per inbox, field and reason over all history (use automation_blockers_by for periods).
 CREATE OR REPLACE VIEW automation_blockers AS
-    SELECT * EXCLUDE (period, period_start) FROM automation_blockers_by('all');
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name,
+        * EXCLUDE (inbox_id, period, period_start)
+    FROM automation_blockers_by('all');

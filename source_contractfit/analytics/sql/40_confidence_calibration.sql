@@ -45,7 +45,9 @@ CREATE OR REPLACE MACRO confidence_calibration_by(
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     );
 
-CREATE OR REPLACE VIEW confidence_calibration AS SELECT * FROM confidence_calibration_by();
+CREATE OR REPLACE VIEW confidence_calibration AS
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name, * EXCLUDE (inbox_id)
+    FROM confidence_calibration_by();
 
 -- The lowest bucket threshold per inbox and field at which the atoms passing it would have
 -- been at least p_target accurate (NULL when no threshold reaches it).

@@ -24,11 +24,14 @@ CREATE OR REPLACE MACRO processing_times_by(p_grain, p_start := NULL, p_end := N
     GROUP BY GROUPING SETS ((inbox_id, period_start, page_count), (inbox_id, period_start));
 
 CREATE OR REPLACE VIEW processing_times AS
-    SELECT * EXCLUDE (period, period_start) FROM processing_times_by('all');
+    SELECT inbox_id, cf_inbox_name(inbox_id) AS inbox_name,
+        * EXCLUDE (inbox_id, period, period_start)
+    FROM processing_times_by('all');
 
 CREATE OR REPLACE VIEW review_latency AS
     SELECT
         inbox_id,
+        cf_inbox_name(inbox_id) AS inbox_name,
         cf_period_start('month', receive_time) AS month,
         count(*) AS reviewed,
         avg(review_latency_seconds) AS mean_seconds,

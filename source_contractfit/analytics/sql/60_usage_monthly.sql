@@ -25,6 +25,7 @@ CREATE OR REPLACE VIEW usage_monthly AS
     )
     SELECT
         coalesce(ours.inbox_id, vendor.inbox_id) AS inbox_id,
+        cf_inbox_name(coalesce(ours.inbox_id, vendor.inbox_id)) AS inbox_name,
         coalesce(ours.month, vendor.month) AS month,
         coalesce(ours.documents, 0) AS documents,
         coalesce(ours.pages, 0) AS pages,

@@ -171,7 +171,9 @@ compared AS (
         AND o.breakdown = v.breakdown AND o.field_name = v.field_name AND o.metric = v.metric
 )
 SELECT
-    *,
+    inbox_id,
+    cf_inbox_name(inbox_id) AS inbox_name,
+    * EXCLUDE (inbox_id),
     ours - vendor AS difference,
     coalesce(
         ours IS NOT DISTINCT FROM vendor OR abs(ours - vendor) <= 1e-9 * greatest(abs(vendor), 1),
