@@ -20,7 +20,8 @@ import pytest
 
 from .browser import CHROMIUM_ARGS, chromium_executable
 
-CHARTS = ("chart-stp-trend", "chart-field-accuracy", "chart-calibration", "chart-blockers",
+CHARTS = ("chart-stp-trend", "chart-volume", "chart-accuracy-weekly", "chart-field-accuracy",
+          "chart-calibration", "chart-blockers",
           "chart-latency")  # fmt: skip
 
 
@@ -177,6 +178,7 @@ def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
                 const el = document.getElementById(id);
                 return [id, {
                     traces: el.data.map((t) => ({name: t.name, symbol: t.marker && t.marker.symbol,
+                        opacity: t.marker && t.marker.opacity,
                         colour: t.line && t.line.color, points: (t.x || []).length,
                         sizes: t.customdata ? t.customdata.length : 0})),
                     shapes: (el.layout.shapes || []).map((s) => [s.x0, s.y0]),
@@ -190,6 +192,7 @@ def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
         coverage = page.inner_text("#coverage")
         cards = page.eval_on_selector_all(".card", "cs => cs.map((c) => c.className)")
         weeks = page.inner_text("#stp-trend-per-inbox table")
+        backlog = page.inner_text("#volume-and-review-backlog table")
         widths = {}
         for width in (1400, 800):
             page.set_viewport_size({"width": width, "height": 900})
@@ -211,6 +214,11 @@ def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
     assert any(x == 0.95 for x, _ in accuracy["shapes"])
     colours = [t["colour"] for t in charts["chart-calibration"]["traces"][1:]]
     assert len(colours) == len(set(colours)) > 10, "a colour per field"
+    volume = charts["chart-volume"]
+    assert all(0.35 in t["opacity"] for t in volume["traces"]), "the partial week is faded"
+    assert "to review" in backlog and "escalated" in backlog
+    weekly = charts["chart-accuracy-weekly"]
+    assert weekly["marks"] > 0 and [0, 0.95] in weekly["shapes"]
     latency = charts["chart-latency"]
     assert any(t["name"].endswith("p99") for t in latency["traces"])
     assert latency["dtick"] == "M1" and latency["marks"] > 0

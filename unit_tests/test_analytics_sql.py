@@ -203,7 +203,7 @@ def test_report_renders_with_little_or_no_data(
     built = report.build(con)
     text = report.render_text(built)
     assert "no stats_* streams exported" in text
-    assert report.render_html(built).count('class="plotly-graph-div"') == 5
+    assert report.render_html(built).count('class="plotly-graph-div"') == 7
     empty = tmp_path / "empty.duckdb"
     DuckDBSink(empty, TABLES, primary_keys(), SCHEMA_VERSION).close()
     with analytics.connect(empty) as nothing:

@@ -12,6 +12,8 @@ from source_contractfit.analytics.report.cells import missing
 from source_contractfit.analytics.report.queries import MIN_WEEK_DOCUMENTS, Report
 
 _BELOW_LEGEND = {"orientation": "h", "y": -0.2}
+# A week whose accuracy rests on fewer judged fields than this is drawn apart.
+MIN_WEEK_ATOMS = 50
 _SIDE_LEGEND = {"orientation": "v", "x": 1.02, "y": 1}
 POOLED = "__all_fields__"
 
@@ -116,6 +118,8 @@ def charts(report: Report) -> dict[str, str]:
     out["calibration"] = _figure_html(figure, "chart-calibration", legend=_SIDE_LEGEND)
 
     out["blockers"] = _blockers(report)
+    out["volume"] = _volume(report, go)
+    out["accuracy-weekly"] = _accuracy_weekly(report, go)
     out["latency"] = _latency(report, go)
     return out
 
@@ -227,6 +231,68 @@ def _stp_trend(report: Report, go: Any) -> str:
     figure.update_yaxes(title="STP rate", tickformat=".0%", range=[0, 1])
     figure.update_xaxes(title="week (UTC, receive time)")
     return _figure_html(figure, "chart-stp-trend")
+
+
+def _volume(report: Report, go: Any) -> str:
+    """Documents received per week, stacked by inbox; a partial week is drawn faded."""
+    figure = go.Figure()
+    for inbox, rows in report["volume_weekly"].groupby("inbox", sort=True):
+        partial = [bool(p) for p in rows["partial"]]
+        figure.add_trace(
+            go.Bar(
+                x=[str(w)[:10] for w in rows["week"]],
+                y=[int(n) for n in rows["documents"]],
+                name=inbox,
+                marker={"opacity": [0.35 if p else 1.0 for p in partial]},
+                customdata=["partial week" if p else "" for p in partial],
+                hovertemplate="week of %{x}: %{y} documents %{customdata}",
+            )
+        )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(title="documents received")
+    figure.update_xaxes(title="week (UTC, receive time)")
+    return _figure_html(figure, "chart-volume", height=360)
+
+
+def _accuracy_weekly(report: Report, go: Any) -> str:
+    """Field accuracy per inbox and week; a week of few evaluated atoms is a hollow
+    marker off the line (a model change shows as a step, not as noise)."""
+    figure = go.Figure()
+    for inbox, rows in report["accuracy_weekly"].groupby("inbox", sort=True):
+        weeks = [str(w)[:10] for w in rows["week"]]
+        rates = _floats(rows["accuracy"])
+        counts = [int(n) for n in rows["n"]]
+        few = [n < MIN_WEEK_ATOMS for n in counts]
+        figure.add_trace(
+            go.Scatter(
+                x=weeks,
+                y=[None if f else r for r, f in zip(rates, few, strict=True)],
+                mode="lines+markers",
+                name=inbox,
+                legendgroup=inbox,
+                customdata=counts,
+                hovertemplate="week of %{x}: %{y:.1%} of %{customdata} fields",
+            )
+        )
+        apart = [i for i, f in enumerate(few) if f]
+        if apart:
+            figure.add_trace(
+                go.Scatter(
+                    x=[weeks[i] for i in apart],
+                    y=[rates[i] for i in apart],
+                    mode="markers",
+                    name=f"{inbox}: under {MIN_WEEK_ATOMS} fields judged",
+                    legendgroup=inbox,
+                    marker={"symbol": "circle-open", "size": 10},
+                    customdata=[counts[i] for i in apart],
+                    hovertemplate="week of %{x}: %{y:.1%} of %{customdata} fields",
+                )
+            )
+    if "accuracy" in report.targets:
+        figure.add_hline(y=report.targets["accuracy"], line_dash="dot", line_color="#d0453a")
+    figure.update_yaxes(title="field accuracy", tickformat=".0%")
+    figure.update_xaxes(title="week (UTC, receive time)")
+    return _figure_html(figure, "chart-accuracy-weekly", height=360)
 
 
 def _distinct_colours() -> list[str]:

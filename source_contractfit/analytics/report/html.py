@@ -140,6 +140,31 @@ def _sections(report: Report) -> list[tuple[str, str, str]]:
             chart["stp-trend"] + _recent_weeks(report),
         ),
         (
+            "Volume and review backlog",
+            "Documents received per week (a partial week is faded), and the documents "
+            "waiting now by status, from the exported documents beside the vendor's volume "
+            "stream.",
+            chart["volume"]
+            + _table(
+                ["inbox", "status", "documents", "vendor's count"],
+                [
+                    [
+                        str(r["inbox"]),
+                        str(r["status"]).replace("_", " "),
+                        num(r["documents"], 0),
+                        num(r["vendor_documents"], 0),
+                    ]
+                    for r in report.rows("backlog")
+                ],
+            ),
+        ),
+        (
+            "Field accuracy per inbox, weekly",
+            "Every field pooled, per receive week: a model change or a drift shows as a step. "
+            "A week of few judged fields is a hollow marker off the line.",
+            chart["accuracy-weekly"],
+        ),
+        (
             "Accuracy per field",
             "All inboxes pooled, over each reviewed document's last evaluated prediction.",
             chart["field-accuracy"],
