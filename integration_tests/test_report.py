@@ -219,6 +219,8 @@ def test_report_marks_partial_weeks_splits_blockers_and_draws_targets(
     assert "to review" in backlog and "escalated" in backlog
     weekly = charts["chart-accuracy-weekly"]
     assert weekly["marks"] > 0 and [0, 0.95] in weekly["shapes"]
+    assert any("partial week" in t["name"] and t["symbol"] == "circle-open"
+               for t in weekly["traces"])  # fmt: skip
     latency = charts["chart-latency"]
     assert any(t["name"].endswith("p99") for t in latency["traces"])
     assert latency["dtick"] == "M1" and latency["marks"] > 0

@@ -255,14 +255,14 @@ def _volume(report: Report, go: Any) -> str:
 
 
 def _accuracy_weekly(report: Report, go: Any) -> str:
-    """Field accuracy per inbox and week; a week of few evaluated atoms is a hollow
-    marker off the line (a model change shows as a step, not as noise)."""
+    """Field accuracy per inbox and week; a partial week, or one of few evaluated atoms,
+    is a hollow marker off the line (a model change shows as a step, not as noise)."""
     figure = go.Figure()
     for inbox, rows in report["accuracy_weekly"].groupby("inbox", sort=True):
         weeks = [str(w)[:10] for w in rows["week"]]
         rates = _floats(rows["accuracy"])
         counts = [int(n) for n in rows["n"]]
-        few = [n < MIN_WEEK_ATOMS for n in counts]
+        few = [n < MIN_WEEK_ATOMS or bool(p) for n, p in zip(counts, rows["partial"], strict=True)]
         figure.add_trace(
             go.Scatter(
                 x=weeks,
@@ -281,7 +281,7 @@ def _accuracy_weekly(report: Report, go: Any) -> str:
                     x=[weeks[i] for i in apart],
                     y=[rates[i] for i in apart],
                     mode="markers",
-                    name=f"{inbox}: under {MIN_WEEK_ATOMS} fields judged",
+                    name=f"{inbox}: partial week or under {MIN_WEEK_ATOMS} fields judged",
                     legendgroup=inbox,
                     marker={"symbol": "circle-open", "size": 10},
                     customdata=[counts[i] for i in apart],

@@ -161,7 +161,7 @@ def _sections(report: Report) -> list[tuple[str, str, str]]:
         (
             "Field accuracy per inbox, weekly",
             "Every field pooled, per receive week: a model change or a drift shows as a step. "
-            "A week of few judged fields is a hollow marker off the line.",
+            "A partial week, or one of few judged fields, is a hollow marker off the line.",
             chart["accuracy-weekly"],
         ),
         (
