@@ -81,3 +81,14 @@ def state_input(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for state in states:
         last[state["stream"]["stream_descriptor"]["name"]] = state
     return [{"type": "STREAM", "stream": state["stream"]} for _, state in sorted(last.items())]
+
+
+def read_command(tmp: Path, config: dict[str, Any], catalog: dict[str, Any]) -> list[str]:
+    """`source-contractfit read` of `catalog` with `config`, both written into `tmp`, as a
+    command line (for tests that watch its output as it comes, and kill it)."""
+    (tmp / "config.json").write_text(json.dumps(config))
+    (tmp / "catalog.json").write_text(json.dumps(catalog))
+    return [
+        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
+        "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json"),
+    ]  # fmt: skip

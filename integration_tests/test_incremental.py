@@ -23,7 +23,7 @@ from contractfit_emulator import Emulator
 from source_contractfit.timeutil import format_datetime, parse_datetime
 
 from .conftest import api_key_config
-from .helpers import catalog, run_source, state_input
+from .helpers import catalog, read_command, run_source, state_input
 
 DOC_STREAMS = catalog("documents", "document_versions", incremental=True)
 
@@ -215,12 +215,7 @@ def test_kill_9_during_read_then_resume_loses_nothing(
 ) -> None:
     emu = mutable_emulator
     config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=50, page_size=25)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(DOC_STREAMS))
-    command = [
-        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
-        "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json"),
-    ]  # fmt: skip
+    command = read_command(tmp_path, config, DOC_STREAMS)
     emitted: list[str] = []
     states: list[dict[str, Any]] = []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

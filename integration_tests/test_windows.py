@@ -30,7 +30,7 @@ from source_contractfit.read.windows import Covered, WindowBudget, read_inbox
 from source_contractfit.timeutil import ONE_MICROSECOND, parse_datetime
 
 from .conftest import api_key_config
-from .helpers import catalog, run_source, state_input
+from .helpers import catalog, read_command, run_source, state_input
 
 PAGE = 20
 
@@ -149,13 +149,8 @@ def test_kill_9_during_a_parallel_read_then_resume_loses_nothing(
     documents = inbox_documents(emu, inbox)
     emu.control.latency(per_request_ms=30)  # long enough to be killed in the middle
     config = windowed_config(emu, inbox, checkpoint_interval=10)
-    (tmp_path / "config.json").write_text(json.dumps(config))
     streams = catalog("documents", incremental=True)
-    (tmp_path / "catalog.json").write_text(json.dumps(streams))
-    command = [
-        sys.executable, "-m", "source_contractfit.airbyte.run", "read",
-        "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json"),
-    ]  # fmt: skip
+    command = read_command(tmp_path, config, streams)
     emitted: list[str] = []
     states: list[dict[str, Any]] = []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -120,13 +120,14 @@ def test_a_tail_of_a_page_or_less_is_one_request_and_no_probe() -> None:
     assert first_read.requests <= 2
 
 
-def test_the_budget_shares_the_concurrency_between_the_inboxes_read() -> None:
-    budget = WindowBudget(8)
-    assert budget.per_inbox() == 8
-    with budget.reading(), budget.reading(), budget.reading():
-        assert budget.per_inbox() == 3
+def test_the_budget_shares_the_concurrency_between_the_inboxes_left() -> None:
+    budget = WindowBudget(8, inboxes=3)
+    assert budget.per_inbox() == 3  # before any has started: not as if alone
     with budget.reading():
-        assert budget.per_inbox() == 8
+        assert budget.per_inbox() == 3
+    assert budget.per_inbox() == 4  # one done: two left
+    assert WindowBudget(4, inboxes=10).per_inbox() == 1
+    assert WindowBudget(8).per_inbox() == 8
 
 
 def test_cover_moves_forward_only() -> None:

@@ -150,7 +150,7 @@ def read_document_family(
                 state.reviews_checked_until = checked_until
 
     executor = ctx.executor()
-    budget = WindowBudget(config.max_concurrency)
+    budget = WindowBudget(config.max_concurrency, len(plans))
 
     def walked(inbox_id: str, start: Position) -> Iterator[WalkedDocument | Covered]:
         """The inbox's documents after `start`: in parallel windows (windows.py) unless

@@ -82,28 +82,30 @@ class Covered:
 
 
 class WindowBudget:
-    """Windows an inbox may walk at once: `max_concurrency` shared by the inboxes being
-    read now (the client bounds the requests in flight; this bounds the cutting, so that
-    four inboxes read four at a time are not cut at all)."""
+    """Windows an inbox may walk at once: `max_concurrency` shared by the inboxes still to
+    read, as many of them as run at once (the client bounds the requests in flight; this
+    bounds the cutting, so that four inboxes read four at a time are not cut until some
+    of them are done). Counting the inboxes not finished, rather than those started,
+    keeps the first ones to start from cutting (and probing) as if they were alone."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, inboxes: int = 1) -> None:
         self.concurrency = concurrency
-        self._running = 0
+        self._left = inboxes
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
-        with self._lock:
-            self._running += 1
+        """Around one inbox's walk: when it ends, the others may cut more."""
         try:
             yield
         finally:
             with self._lock:
-                self._running -= 1
+                self._left -= 1
 
     def per_inbox(self) -> int:
         with self._lock:
-            return max(1, -(-self.concurrency // max(1, self._running)))
+            sharing = min(self.concurrency, max(1, self._left))
+            return max(1, -(-self.concurrency // sharing))
 
 
 @dataclass(eq=False)

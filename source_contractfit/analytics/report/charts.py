@@ -196,33 +196,9 @@ def _stp_trend(report: Report, go: Any) -> str:
         shaky = [bool(p) or bool(s) for p, s in zip(rows["partial"], rows["small"], strict=True)]
         rates = _floats(rows["stp_rate"])
         counts = [int(n) for n in rows["processed"]]
-        solid = [None if s else r for r, s in zip(rates, shaky, strict=True)]
-        figure.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=solid,
-                mode="lines+markers",
-                name=inbox,
-                legendgroup=inbox,
-                customdata=counts,
-                hovertemplate="week of %{x}: %{y:.0%} of %{customdata} documents",
-            )
-        )
-        apart = [i for i, s in enumerate(shaky) if s]
-        if apart:
-            figure.add_trace(
-                go.Scatter(
-                    x=[weeks[i] for i in apart],
-                    y=[rates[i] for i in apart],
-                    mode="markers",
-                    name=f"{inbox}: partial week or under {MIN_WEEK_DOCUMENTS} documents",
-                    legendgroup=inbox,
-                    marker={"symbol": "circle-open", "size": 10},
-                    customdata=[counts[i] for i in apart],
-                    hovertemplate="week of %{x} (partial or small): %{y:.0%} of "
-                    "%{customdata} documents",
-                )
-            )
+        apart = f"partial week or under {MIN_WEEK_DOCUMENTS} documents"
+        value = "%{y:.0%} of %{customdata} documents"
+        _weekly(figure, go, inbox, (weeks, rates, counts, shaky), apart, value)
     if "stp" in report.targets:
         figure.add_hline(
             y=report.targets["stp"], line_dash="dot", line_color="#d0453a",
@@ -263,36 +239,52 @@ def _accuracy_weekly(report: Report, go: Any) -> str:
         rates = _floats(rows["accuracy"])
         counts = [int(n) for n in rows["n"]]
         few = [n < MIN_WEEK_ATOMS or bool(p) for n, p in zip(counts, rows["partial"], strict=True)]
-        figure.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=[None if f else r for r, f in zip(rates, few, strict=True)],
-                mode="lines+markers",
-                name=inbox,
-                legendgroup=inbox,
-                customdata=counts,
-                hovertemplate="week of %{x}: %{y:.1%} of %{customdata} fields",
-            )
-        )
-        apart = [i for i, f in enumerate(few) if f]
-        if apart:
-            figure.add_trace(
-                go.Scatter(
-                    x=[weeks[i] for i in apart],
-                    y=[rates[i] for i in apart],
-                    mode="markers",
-                    name=f"{inbox}: partial week or under {MIN_WEEK_ATOMS} fields judged",
-                    legendgroup=inbox,
-                    marker={"symbol": "circle-open", "size": 10},
-                    customdata=[counts[i] for i in apart],
-                    hovertemplate="week of %{x}: %{y:.1%} of %{customdata} fields",
-                )
-            )
+        apart = f"partial week or under {MIN_WEEK_ATOMS} fields judged"
+        value = "%{y:.1%} of %{customdata} fields"
+        _weekly(figure, go, inbox, (weeks, rates, counts, few), apart, value)
     if "accuracy" in report.targets:
         figure.add_hline(y=report.targets["accuracy"], line_dash="dot", line_color="#d0453a")
     figure.update_yaxes(title="field accuracy", tickformat=".0%")
     figure.update_xaxes(title="week (UTC, receive time)")
     return _figure_html(figure, "chart-accuracy-weekly", height=360)
+
+
+def _weekly(
+    figure: Any,
+    go: Any,
+    inbox: str,
+    series: tuple[list[str], list[float | None], list[int], list[bool]],
+    apart_name: str,
+    value: str,
+) -> None:
+    """One inbox's weekly rate: a line through its sound weeks, and the shaky ones
+    (partial, or resting on few cases) as hollow markers off it; sizes on hover."""
+    weeks, rates, counts, shaky = series
+    figure.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=[None if s else r for r, s in zip(rates, shaky, strict=True)],
+            mode="lines+markers",
+            name=inbox,
+            legendgroup=inbox,
+            customdata=counts,
+            hovertemplate="week of %{x}: " + value,
+        )
+    )
+    apart = [i for i, s in enumerate(shaky) if s]
+    if apart:
+        figure.add_trace(
+            go.Scatter(
+                x=[weeks[i] for i in apart],
+                y=[rates[i] for i in apart],
+                mode="markers",
+                name=f"{inbox}: {apart_name}",
+                legendgroup=inbox,
+                marker={"symbol": "circle-open", "size": 10},
+                customdata=[counts[i] for i in apart],
+                hovertemplate="week of %{x} (" + apart_name + "): " + value,
+            )
+        )
 
 
 def _distinct_colours() -> list[str]:
