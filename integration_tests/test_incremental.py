@@ -369,10 +369,18 @@ def arrive_burst(emu: Emulator, inbox: str, count: int) -> tuple[str, set[str]]:
 
 def burst_in_first_inbox(emu: Emulator) -> tuple[str, str, set[str], dict[str, Any]]:
     """BURST documents at one instant in the first inbox, and a config whose checkpoints
-    (every 400 documents, pages of 50) fall inside the burst: (inbox, instant, ids, config)."""
+    (every 400 documents, pages of 50) fall inside the burst: (inbox, instant, ids, config).
+
+    The serial walk: these tests prove that it resumes inside a tie group with nothing
+    emitted twice. Parallel windows resume from the prefix of finished windows, so the
+    documents a window after it had handed out before the kill come again (never lost:
+    test_windows.py), which these tests' "nothing twice" would count against them."""
     inbox = emu.control.inbox_ids()[0]
     instant, burst = arrive_burst(emu, inbox, BURST)
-    config = api_key_config(emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50)
+    config = api_key_config(
+        emu.base_url, lookback_days=0, checkpoint_interval=400, page_size=50,
+        parallel_windows=False,
+    )  # fmt: skip
     return inbox, instant, burst, config
 
 
