@@ -37,3 +37,20 @@ def test_recommended_metadata_fields() -> None:
     assert data["maxSecondsBetweenMessages"] > 0
     names = {stream.name for stream in STREAMS}
     assert set(data["suggestedStreams"]["streams"]) <= names
+
+
+def test_the_connector_docs_page_exists_with_airbytes_sections() -> None:
+    data = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
+    name = data["documentationUrl"].rstrip("/").rsplit("/", 1)[-1]
+    page = (ROOT / "docs" / "integrations" / "sources" / f"{name}.md").read_text()
+    for section in (
+        "## Prerequisites",
+        "## Setup guide",
+        "## Supported sync modes",
+        "## Rate limits and retries",
+        "## Changelog",
+    ):
+        assert section in page, section
+    streams = {stream.name for stream in STREAMS}
+    assert all(f"`{stream}`" in page for stream in streams)
+    assert data["dockerImageTag"] in page.split("## Changelog", 1)[1]
