@@ -33,7 +33,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from source_contractfit.api.client import ContractfitClient, Decoder, expect_page
@@ -143,9 +143,8 @@ def read_inbox(
     """Every document of the inbox after `start`, read in parallel windows (see the
     module). Documents received after `latest` (the server's present plus a margin) are
     handed out but never covered. `on_total` hears the first page's `total` (progress)."""
-    reader = _InboxReader(client, inbox_id, start, max(per_page, 2), budget, latest, decode)
-    reader.on_total = on_total
-    return reader.run()
+    per_page = max(per_page, 2)
+    return _InboxReader(client, inbox_id, start, per_page, budget, latest, decode, on_total).run()
 
 
 class _InboxReader:
@@ -158,15 +157,16 @@ class _InboxReader:
         budget: WindowBudget,
         latest: datetime,
         decode: Decoder | None,
+        on_total: Callable[[int], None] | None,
     ) -> None:
         self.client = client
+        self.on_total = on_total
         self.path = client.path("inboxes/{inbox_id}/paginated", inbox_id=inbox_id)
         self.per_page = per_page
         self.budget = budget
         self.latest = latest
         self.decode = decode
-        first = Position(start.receive_time, start.last_id)
-        self.walks = [_Walk(Window(start.receive_time, None), first, Position(*_pair(start)))]
+        self.walks = [_Walk(Window(start.receive_time, None), replace(start), replace(start))]
         self.out: queue.Queue[tuple[str, _Walk, object]] = queue.Queue(
             maxsize=PAGES_AHEAD * budget.concurrency
         )
@@ -174,7 +174,6 @@ class _InboxReader:
         self.upper: datetime | None = None  # the newest document's time + 1 µs (probed)
         self.probed = False
         self.early: threading.Thread | None = None
-        self.on_total: Callable[[int], None] | None = None
         self.probe_error: BaseException | None = None
 
     def run(self) -> Iterator[WindowedDocument | Covered]:
@@ -240,7 +239,7 @@ class _InboxReader:
     def _prefix_position(self) -> Position:
         """How far the contiguous prefix of finished windows reaches."""
         walk = self._prefix_walk() or self.walks[-1]
-        return Position(*_pair(walk.covered))
+        return replace(walk.covered)
 
     # -- the windows' threads ----------------------------------------------------------
 
@@ -385,7 +384,3 @@ class _InboxReader:
 
 def _fmt(value: datetime | None) -> str:
     return "-" if value is None else format_datetime(value)
-
-
-def _pair(position: Position) -> tuple[datetime | None, str | None]:
-    return position.receive_time, position.last_id
