@@ -378,16 +378,6 @@ CASES: list[Case] = [
         "The configured catalog names the stream 'invoices', which this source does not have. Known streams: document_fields, document_line_items, document_version_names, document_versions, documents, formats, inboxes, projects, reports, roles, stats_accuracy, stats_automation_blockers, stats_fields, stats_processing, stats_stp, stats_volume, usage, users. Run discover again and refresh the catalog.",
     ),
     (
-        "incremental on a full-refresh stream",
-        lambda e: key(e["base"]),
-        lambda e: {
-            "streams": [{"stream": {"name": "document_fields"}, "sync_mode": "incremental"}]
-        },
-        None,
-        CONFIG,
-        "The configured catalog asks for stream 'document_fields' in incremental mode, which it does not support; use full_refresh.",
-    ),
-    (
         "catalog without streams",
         lambda e: key(e["base"]),
         lambda e: {"stream": []},

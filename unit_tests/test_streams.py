@@ -4,6 +4,7 @@ one selection for every front end, and the typed events a read yields."""
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -30,7 +31,6 @@ from source_contractfit.streams.base import Reader, StreamDef
 from source_contractfit.streams.catalog import (
     STREAMS,
     STREAMS_BY_NAME,
-    NotIncremental,
     UnknownStreams,
     select_streams,
 )
@@ -201,15 +201,14 @@ def test_selection_through_the_source_of_derived_streams() -> None:
     assert names(everything) == [s.name for s in STREAMS if s.name not in FAMILY[1:]]
 
 
-def test_selection_raises_at_the_first_problem() -> None:
+def test_selection_names_every_unknown_stream() -> None:
     with pytest.raises(UnknownStreams) as unknown:
         select_streams([("projects", False), ("invoices", False), ("bills", False)])
     assert unknown.value.names == ["invoices", "bills"]
-    with pytest.raises(NotIncremental) as not_incremental:
-        select_streams([("projects", True), ("invoices", False)])
-    assert not_incremental.value.stream == "projects"
     with pytest.raises(UnknownStreams):
-        select_streams([("invoices", False), ("projects", True)])
+        select_streams([("projects", True), ("invoices", False)])
+    selected, incremental = select_streams([("projects", True)])
+    assert names(selected) == ["projects"] and incremental == set()
 
 
 def test_the_exporter_selection_and_its_words() -> None:
@@ -233,12 +232,26 @@ def test_the_airbyte_selection_and_its_words() -> None:
         f"The configured catalog names the stream 'invoices', which this source does not "
         f"have. Known streams: {known}. Run discover again and refresh the catalog."
     )
-    with pytest.raises(ConfigError) as caught:
-        configured_streams([("document_fields", "incremental")])
-    assert caught.value.message == (
-        "The configured catalog asks for stream 'document_fields' in incremental mode, "
-        "which it does not support; use full_refresh."
-    )
+
+
+def test_incremental_asked_of_a_stream_without_cursor_reads_it_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PyAirbyte asks incremental of every stream; the CDK reads such a stream whole."""
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        selected, incremental = configured_streams(
+            [
+                ("documents", "incremental"),
+                ("document_fields", "incremental"),
+                ("inboxes", "incremental"),
+            ]
+        )
+    assert names(selected) == ["inboxes", "documents", "document_fields"]
+    assert incremental == {"documents"}
+    assert [r.getMessage() for r in caplog.records] == [
+        "The catalog asks for document_fields, inboxes in incremental mode; they have no "
+        "cursor, so they are read whole (full refresh), as the Airbyte CDK does."
+    ]
 
 
 # ---- typed events ---------------------------------------------------------------------------

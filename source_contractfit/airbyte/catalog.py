@@ -7,6 +7,7 @@ with the exporter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,30 +15,40 @@ from source_contractfit.api.errors import ConfigError
 from source_contractfit.streams.base import StreamDef
 from source_contractfit.streams.catalog import (
     STREAMS_BY_NAME,
-    NotIncremental,
     UnknownStreams,
     select_streams,
 )
+
+logger = logging.getLogger("airbyte")
 
 
 def configured_streams(
     configured: Iterable[tuple[str, str]],
 ) -> tuple[list[StreamDef], set[str]]:
     """(stream name, sync mode) pairs of a catalog -> our streams in order, the incremental
-    (`catalog.select_streams`, its errors in the words of a configured catalog)."""
+    (`catalog.select_streams`, its errors in the words of a configured catalog). A stream
+    without a cursor asked for incrementally is read whole, and the log says so once."""
+    pairs = list(configured)
     try:
-        return select_streams((name, mode == "incremental") for name, mode in configured)
+        selected, incremental = select_streams(
+            (name, mode == "incremental") for name, mode in pairs
+        )
     except UnknownStreams as error:
         known = ", ".join(sorted(STREAMS_BY_NAME))
         raise ConfigError(
             f"The configured catalog names the stream {error.names[0]!r}, which this source "
             f"does not have. Known streams: {known}. Run discover again and refresh the catalog."
         ) from None
-    except NotIncremental as error:
-        raise ConfigError(
-            f"The configured catalog asks for stream {error.stream!r} in incremental mode, "
-            "which it does not support; use full_refresh."
-        ) from None
+    whole = sorted({name for name, mode in pairs if mode == "incremental"} - incremental)
+    if whole:
+        logger.info(
+            "The catalog asks for %s in incremental mode; %s no cursor, so %s read whole "
+            "(full refresh), as the Airbyte CDK does.",
+            ", ".join(whole),
+            "it has" if len(whole) == 1 else "they have",
+            "it is" if len(whole) == 1 else "they are",
+        )
+    return selected, incremental
 
 
 def state_blobs(messages: Any) -> dict[str, Any]:

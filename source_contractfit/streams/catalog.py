@@ -43,16 +43,6 @@ class UnknownStreams(ConfigError):
         super().__init__(f"Unknown stream(s) {', '.join(names)}. Known streams: {known}.")
 
 
-class NotIncremental(ConfigError):
-    """A selection asks for an incremental read of a stream without a cursor."""
-
-    def __init__(self, stream: str) -> None:
-        self.stream = stream
-        super().__init__(
-            f"Stream {stream!r} cannot be read incrementally (it has no cursor); use full refresh."
-        )
-
-
 def select_streams(
     requested: Iterable[tuple[str, bool]] | None = None,
     *,
@@ -64,8 +54,9 @@ def select_streams(
     refresh. With `derived_via_source`, a stream derived from another's records stands for
     that stream (the exporter keeps whole Documents and derives the rest itself).
 
-    The request is checked in order and the first problem raises: `UnknownStreams` (with
-    every unknown name) or `NotIncremental`.
+    An unknown name raises `UnknownStreams` (with every unknown name). Incremental asked
+    of a stream without a cursor reads it whole, as Airbyte's CDK does: PyAirbyte asks
+    incremental of every stream, and a full read is all such a stream has.
     """
     pairs = list(requested) if requested is not None else [(s.name, False) for s in STREAMS]
     unknown = [name for name, _ in pairs if name not in STREAMS_BY_NAME]
@@ -75,9 +66,7 @@ def select_streams(
         stream = STREAMS_BY_NAME.get(name)
         if stream is None:
             raise UnknownStreams(unknown)
-        if wants_incremental:
-            if not stream.incremental:
-                raise NotIncremental(name)
+        if wants_incremental and stream.incremental:
             incremental.add(name)
         if derived_via_source and stream.derived_from is not None:
             names.add(stream.derived_from)
