@@ -21,8 +21,21 @@ from contractfit_emulator.tenant import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
 )
+from integration_tests import installs
 
 GENERATED = Path(__file__).parent / "generated"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building test_installs.py's venvs now, so pip runs beside the other tests."""
+    if any(item.nodeid.startswith("integration_tests/test_installs.py") for item in session.items):
+        installs.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    installs.cleanup()
+
+
 INBOXES = 3
 DOCUMENTS_PER_INBOX = 5000
 

@@ -54,8 +54,10 @@ def run_source(
     catalog: dict[str, Any] | None = None,
     state: list[dict[str, Any]] | None = None,
     timeout: float = 300,
+    python: str = sys.executable,
 ) -> ProtocolRun:
-    command = [sys.executable, "-m", "source_contractfit.airbyte.run", verb]
+    """`verb` run by `python` (another venv's, for the install tests) as a subprocess."""
+    command = [python, "-m", "source_contractfit.airbyte.run", verb]
     if config is not None:
         (tmp / "config.json").write_text(json.dumps(config))
         command += ["--config", str(tmp / "config.json")]

@@ -6,7 +6,12 @@ DataFrame), `query.py` (`contractfit sql`), `report/` (`contractfit report`, ter
 HTML). Not here: how the data got there (`export/`); the sinks store data only.
 """
 
-from source_contractfit.analytics.frames import (
+from source_contractfit.extras import require
+
+require("source_contractfit.analytics", "export")
+
+
+from source_contractfit.analytics.frames import (  # noqa: E402 (after the extra check)
     PERIODS,
     automation_blockers,
     confidence_calibration,
@@ -20,7 +25,7 @@ from source_contractfit.analytics.frames import (
     stp_daily,
     usage_monthly,
 )
-from source_contractfit.analytics.views import (
+from source_contractfit.analytics.views import (  # noqa: E402
     TABLES,
     VIEWS,
     connect,

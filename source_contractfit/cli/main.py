@@ -7,6 +7,7 @@ import sys
 
 from source_contractfit import __version__
 from source_contractfit.cli.output import EXIT_BROKEN_PIPE, silence_stdout
+from source_contractfit.extras import MissingExtra, require
 
 
 def _share(text: str) -> float:
@@ -18,6 +19,16 @@ def _share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (0.6 means 60%)")
     return value
+
+
+def _extras_needed(args: argparse.Namespace) -> tuple[str, ...]:
+    """The extras a command needs: `export`, `sql` and `report` read or write DuckDB and
+    Arrow; an HTML report draws with plotly; the demo does all of it."""
+    if args.command == "demo":
+        return ("export", "report", "emulator")
+    if args.command == "report" and args.html:
+        return ("export", "report")
+    return ("export",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +97,11 @@ def _run(argv: list[str] | None) -> int:
     )
 
     args = parser.parse_args(argv)
+    try:
+        require(f"contractfit {args.command}", *_extras_needed(args))
+    except MissingExtra as missing:
+        print(f"contractfit: {missing}", file=sys.stderr)
+        return 2
     if args.command == "sql":
         from source_contractfit.analytics.query import run_query
 

@@ -14,6 +14,7 @@ from source_contractfit.analytics.report.cells import missing, month, num, pct
 from source_contractfit.analytics.report.charts import POOLED, charts
 from source_contractfit.analytics.report.queries import MIN_BUCKET_ATOMS, Report
 from source_contractfit.analytics.report.text import reconciliation_line
+from source_contractfit.extras import require
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;
@@ -252,6 +253,7 @@ def _sections(report: Report) -> list[tuple[str, str, str]]:
 
 def render_html(report: Report) -> str:
     """The page as one string: no network needed to open it."""
+    require("the HTML report", "report")
     from plotly.offline import get_plotlyjs
 
     body = "".join(

@@ -25,7 +25,17 @@ streams read the same typed rows. The API:
 Rows are dicts keyed by column, with Python values (datetime in UTC, date, int, float,
 bool, str, None); `extra` is JSON text. Where every key goes is documented in known.py,
 the typing rules (leniency, value text) in values.py.
+
+The specification (rows as dicts, the columns, the typing rules) runs on the base install:
+the Airbyte source's `document_fields` and `document_line_items` streams are built on it.
+The Arrow side (`Normalizer`, `to_batch`, `TABLES`) needs the export extra, so it is
+imported when first asked for.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from source_contractfit.export.normalize.airbyte import (
     airbyte_schema,
@@ -34,7 +44,6 @@ from source_contractfit.export.normalize.airbyte import (
     line_item_records,
     stream_schema,
 )
-from source_contractfit.export.normalize.batch import Normalizer, to_batch
 from source_contractfit.export.normalize.documents import (
     EMPTY_LIST_OCCURRENCE,
     PREDICTION_VERSION,
@@ -55,7 +64,6 @@ from source_contractfit.export.normalize.schemas import (
     SCHEMA_VERSION,
     STREAM_TABLE_COLUMNS,
     TABLE_STREAMS,
-    TABLES,
     primary_keys,
 )
 from source_contractfit.export.normalize.values import (
@@ -65,6 +73,23 @@ from source_contractfit.export.normalize.values import (
     value_number,
     value_text,
 )
+from source_contractfit.extras import require
+
+if TYPE_CHECKING:
+    from source_contractfit.export.normalize.arrow_schemas import TABLES
+    from source_contractfit.export.normalize.batch import Normalizer, to_batch
+
+_ARROW_SIDE = {"Normalizer": "batch", "to_batch": "batch", "TABLES": "arrow_schemas"}
+
+
+def __getattr__(name: str) -> Any:
+    """`Normalizer`, `to_batch` and `TABLES`, imported on first use (they need pyarrow)."""
+    module = _ARROW_SIDE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require(f"source_contractfit.export.normalize.{name}", "export")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "AIRBYTE_STREAM_TABLES",

@@ -14,13 +14,14 @@ from typing import Any
 import pyarrow as pa
 
 from source_contractfit.export.normalize import fast
+from source_contractfit.export.normalize.arrow_schemas import TABLES
 from source_contractfit.export.normalize.columns import ColumnBuffer
 from source_contractfit.export.normalize.documents import Normalized, Row, normalize_document
 from source_contractfit.export.normalize.lazy import materialize
 from source_contractfit.export.normalize.native import AVAILABLE, NativeBuffer
 from source_contractfit.export.normalize.records import normalize_record
 from source_contractfit.export.normalize.rejects import reject_row
-from source_contractfit.export.normalize.schemas import PRIMARY_KEYS, STREAM_TABLE_COLUMNS, TABLES
+from source_contractfit.export.normalize.schemas import PRIMARY_KEYS, STREAM_TABLE_COLUMNS
 from source_contractfit.export.normalize.values import NormalizationError
 
 DOCUMENTS_STREAM = "documents"

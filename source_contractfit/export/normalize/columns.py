@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from source_contractfit.export.normalize.schemas import TABLES
+from source_contractfit.export.normalize.arrow_schemas import TABLES
 
 
 class ColumnBuffer:

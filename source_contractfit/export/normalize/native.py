@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from source_contractfit.export.normalize.arrow_schemas import TABLES
 from source_contractfit.export.normalize.drift import extra_json
 from source_contractfit.export.normalize.known import (
     ATOM_KEYS,
@@ -36,7 +37,6 @@ from source_contractfit.export.normalize.known import (
     SECTION_KEYS,
     VERSION_KEYS,
 )
-from source_contractfit.export.normalize.schemas import TABLES
 from source_contractfit.export.normalize.values import value_number, value_text
 
 try:

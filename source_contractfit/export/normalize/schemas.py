@@ -1,4 +1,4 @@
-"""Declared Arrow schemas of the analytics tables: the contract the SQL is written against.
+"""Declared columns of the analytics tables: the contract the SQL is written against.
 
 The document tables are declared here as (column, kind) pairs, in order. The tables of
 the plain streams (every stream but the document family: metadata, stats, usage) are
@@ -9,13 +9,14 @@ schema changes the table too. The Arrow schema, the Airbyte JSON schema of the
 row-shaped streams and the value coercion all follow from the kind. Bump `SCHEMA_VERSION`
 whenever a column is added, renamed or retyped, so sinks can tell a stored table from an
 older layout. Primary-key columns are non-nullable; everything else is nullable.
+
+Plain data, no pyarrow: the Airbyte source's row streams are built on it and run on the
+base install. The Arrow schemas themselves are in `arrow_schemas.py` (the export extra).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pyarrow as pa
 
 from source_contractfit.streams.base import StreamDef
 from source_contractfit.streams.metadata import METADATA_STREAMS
@@ -26,15 +27,6 @@ SCHEMA_VERSION = 1
 STRING, INT, FLOAT, BOOL, DATE, TIMESTAMP, JSON = (
     "string", "int", "float", "bool", "date", "timestamp", "json",
 )  # fmt: skip
-ARROW_TYPES: dict[str, pa.DataType] = {
-    STRING: pa.string(),
-    INT: pa.int64(),
-    FLOAT: pa.float64(),
-    BOOL: pa.bool_(),
-    DATE: pa.date32(),
-    TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    JSON: pa.string(),  # JSON text
-}
 
 Column = tuple[str, str]
 EXTRA: Column = ("extra", JSON)
@@ -225,13 +217,4 @@ AIRBYTE_STREAM_TABLES: dict[str, str] = {
 }
 
 
-def arrow_schema(table: str, columns: tuple[Column, ...]) -> pa.Schema:
-    """The Arrow schema of a table; PK columns non-nullable, metadata names the version."""
-    keys = set(PRIMARY_KEYS[table])
-    fields = [pa.field(name, ARROW_TYPES[k], nullable=name not in keys) for name, k in columns]
-    metadata = {"contractfit.table": table, "contractfit.schema_version": str(SCHEMA_VERSION)}
-    return pa.schema(fields, metadata=metadata)
-
-
-TABLES: dict[str, pa.Schema] = {name: arrow_schema(name, cols) for name, cols in COLUMNS.items()}
 KINDS: dict[str, dict[str, str]] = {name: dict(cols) for name, cols in COLUMNS.items()}
