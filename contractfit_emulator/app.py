@@ -62,8 +62,8 @@ class Emulator:
         self.host = host
         self._server = EmulatorHTTPServer((host, port), self.core)
         self.port: int = self._server.server_address[1]
-        self.base_url = f"http://{host}:{self.port}/api"
-        self.control_url = f"http://{host}:{self.port}/_control"
+        self.base_url = f"http://{host}:{self.port}/api"  # ignore-https-check: on loopback
+        self.control_url = f"http://{host}:{self.port}/_control"  # ignore-https-check
         self.control = EmulatorControl(self.control_url)
         self._thread: threading.Thread | None = None
         self._prefill = prefill

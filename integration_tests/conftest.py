@@ -23,7 +23,8 @@ from contractfit_emulator.tenant import (
 )
 from integration_tests import installs
 
-GENERATED = Path(__file__).parent / "generated"
+HERE = Path(__file__).parent
+GENERATED = HERE / "generated"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -69,18 +70,23 @@ def suite_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session", autouse=True)
 def standard_suite_configs(suite_emulator: Emulator) -> Iterator[None]:
-    """Config files named by acceptance-test-config.yml, pointing at the live emulator."""
+    """The configs acceptance-test-config.yml names, written into generated/ from the
+    committed fixtures beside it (sample_config.json, invalid_config.json) with the live
+    emulator's base URL and credentials put in."""
     emulator = suite_emulator
     GENERATED.mkdir(exist_ok=True)
     # The stats streams read one request per inbox per day: 20 days keep the suite quick.
     recent = (datetime.now(timezone.utc) - timedelta(days=20)).strftime("%Y-%m-%dT00:00:00Z")
+    sample = json.loads((HERE / "sample_config.json").read_text())
+    invalid = json.loads((HERE / "invalid_config.json").read_text())
     files = {
-        "config.json": api_key_config(emulator.base_url, start_date=recent),
-        "config_token.json": password_config(emulator.base_url, "token", start_date=recent),
-        "invalid_config.json": {
-            "base_url": emulator.base_url,
-            "credentials": {"auth_type": "api_key", "api_key": "cf_wrong_key_0000000000000000000"},
+        "config.json": {
+            **sample,
+            **api_key_config(emulator.base_url),
+            "start_date": recent,
         },
+        "config_token.json": password_config(emulator.base_url, "token", start_date=recent),
+        "invalid_config.json": {**invalid, "base_url": emulator.base_url},
     }
     for name, content in files.items():
         (GENERATED / name).write_text(json.dumps(content, indent=2))

@@ -171,7 +171,7 @@ CASES: list[Case] = [
         INBOXES,
         None,
         CONFIG,
-        "'base_url' uses plain http:// to api.example.com, which would send your credentials unencrypted. Use https://, or set 'allow_insecure_http': true if you really mean it.",
+        "'base_url' uses plain HTTP to api.example.com, which would send your credentials unencrypted. Use https://, or set 'allow_insecure_http': true if you really mean it.",
     ),
     (
         "page_size 0",

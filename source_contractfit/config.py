@@ -465,7 +465,7 @@ class ConnectorConfig:
     )
     allow_insecure_http: bool = _boolean_setting(
         "Allow plain HTTP",
-        "Allow sending credentials over http:// to a host that is not loopback. Off by default.",
+        "Allow sending credentials over plain HTTP to a host that is not loopback. Off by default.",
         default=False,
     )
     fail_on_forbidden_inbox: bool = _boolean_setting(
@@ -529,7 +529,7 @@ def _check_transport_security(config: ConnectorConfig) -> None:
     remote = not _is_loopback(parts.hostname or "")
     if parts.scheme == "http" and remote and not config.allow_insecure_http:
         raise ConfigError(
-            f"'base_url' uses plain http:// to {parts.hostname}, which would send your "
+            f"'base_url' uses plain HTTP to {parts.hostname}, which would send your "
             "credentials unencrypted. Use https://, or set 'allow_insecure_http': true "
             "if you really mean it."
         )

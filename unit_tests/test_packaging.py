@@ -54,3 +54,48 @@ def test_the_connector_docs_page_exists_with_airbytes_sections() -> None:
     streams = {stream.name for stream in STREAMS}
     assert all(f"`{stream}`" in page for stream in streams)
     assert data["dockerImageTag"] in page.split("## Changelog", 1)[1]
+
+
+# Airbyte's CheckConnectorUsesHTTPSOnly, as its rule reads: no line of a committed file
+# outside the test folders holds "http://", but a comment, a loopback or JSON-schema URL,
+# or a line marked `ignore-https-check` (our only plain-HTTP URLs are the emulator's).
+_HTTPS_SKIPPED_DIRS = {".venv", "tests", "unit_tests", "integration_tests", "build"}
+_HTTPS_SKIPPED_SUFFIXES = {".svg", ".pyc", ".gz", ".jar"}
+_HTTPS_ALLOWED = ("http://localhost", "http://json-schema.org", "ignore-https-check")
+_COMMENT = {".py": "#", ".yml": "#", ".yaml": "#", ".md": "<!--"}
+
+
+def _plain_http_lines(files: list[Path], root: Path = ROOT) -> list[str]:
+    found = []
+    for path in files:
+        if _HTTPS_SKIPPED_DIRS & set(path.parts[:-1]) or path.suffix in _HTTPS_SKIPPED_SUFFIXES:
+            continue
+        comment = _COMMENT.get(path.suffix)
+        for number, line in enumerate((root / path).read_text(errors="replace").splitlines(), 1):
+            if "http://" not in line or (comment and line.strip().startswith(comment)):
+                continue
+            if any(allowed in line for allowed in _HTTPS_ALLOWED):
+                continue
+            found.append(f"{path}:{number}: {line.strip()[:120]}")
+    return found
+
+
+def test_no_plain_http_url_outside_loopback() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(listed) > 100
+    assert _plain_http_lines([Path(name) for name in listed]) == []
+
+
+def test_the_https_rule_finds_a_plain_url(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text(
+        "see http://example.com/api\n<!-- http://example.com -->\nhttp://localhost:8000\n"
+    )
+    assert _plain_http_lines([Path("docs/page.md")], tmp_path) == [
+        "docs/page.md:1: see http://example.com/api"
+    ]
+    (tmp_path / "unit_tests").mkdir()
+    (tmp_path / "unit_tests" / "x.md").write_text("http://example.com\n")
+    assert _plain_http_lines([Path("unit_tests/x.md")], tmp_path) == []  # tests are skipped
