@@ -99,3 +99,52 @@ def test_the_https_rule_finds_a_plain_url(tmp_path: Path) -> None:
     (tmp_path / "unit_tests").mkdir()
     (tmp_path / "unit_tests" / "x.md").write_text("http://example.com\n")
     assert _plain_http_lines([Path("unit_tests/x.md")], tmp_path) == []  # tests are skipped
+
+
+def _metadata_schema() -> dict[str, object]:
+    """Airbyte's published JSON schema of metadata.yaml; nested `$id`s dropped so that
+    jsonschema resolves the one document offline."""
+    from importlib.resources import files
+
+    text = files("airbyte_connector_models.metadata.v0") / "ConnectorMetadataDefinitionV0.json"
+    schema = json.loads(text.read_text())
+
+    def strip(node: object, top: bool) -> object:
+        if isinstance(node, dict):
+            return {
+                k: strip(v, False) for k, v in node.items() if top or k not in ("$id", "$schema")
+            }
+        if isinstance(node, list):
+            return [strip(v, False) for v in node]
+        return node
+
+    stripped = strip(schema, True)
+    assert isinstance(stripped, dict)
+    stripped.pop("$id", None)
+    return stripped
+
+
+def test_metadata_is_valid_for_airbytes_own_models() -> None:
+    """ValidateMetadata's schema step: Airbyte's JSON schema and its pydantic model."""
+    import jsonschema
+    from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 import (
+        ConnectorMetadataDefinitionV0,
+    )
+
+    metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())
+    validator = jsonschema.Draft7Validator(_metadata_schema())
+    assert [error.message for error in validator.iter_errors(metadata)] == []
+    model = ConnectorMetadataDefinitionV0.model_validate(metadata)
+    data = model.data
+    assert data.releases is not None and data.releases.breaking_changes is None
+    assert data.releases.rollout_configuration is not None
+    assert data.docker_image_tag == _pyproject_version()
+    # The same schema refuses what Airbyte refuses: it is really checking.
+    broken = {**metadata, "data": {**metadata["data"], "suggestedStreams": ["documents"]}}
+    assert list(validator.iter_errors(broken)) != []
+
+
+def _pyproject_version() -> str:
+    import tomllib
+
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
