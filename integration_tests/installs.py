@@ -93,6 +93,13 @@ def start() -> None:
                 _builds[name] = _pool.submit(_build, name)
 
 
+def wheel() -> Path:
+    """The project's wheel (built now if nobody started the builds)."""
+    start()
+    assert _wheel is not None
+    return _wheel.result(timeout=BUILD_SECONDS)
+
+
 def venv(name: str) -> Venv:
     """The venv `name`, waiting for its build (started now if nobody started it)."""
     start()

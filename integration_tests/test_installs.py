@@ -138,6 +138,21 @@ def test_pyairbyte_installs_beside_the_source_without_moving_it(
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_the_export_extra_resolves_beside_pyairbyte(pyairbyte: installs.Venv) -> None:
+    """Its lower bounds admit PyAirbyte's pins (duckdb 1.4.3, pyarrow before 22), whose
+    versions the suite also runs on (.ci/run, the oldest versions allowed)."""
+    export = f"source-contractfit[export] @ {installs.wheel().as_uri()}"
+    done = subprocess.run(
+        [pyairbyte.python, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
+         "--disable-pip-version-check", export],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    changes = {i["metadata"]["name"].lower() for i in json.loads(done.stdout)["install"]}
+    # PyAirbyte's duckdb and pyarrow (and pandas, numpy, rich) are kept as they are.
+    assert changes <= {"source-contractfit"}, changes
+
+
 def test_pyairbyte_reads_the_source_incrementally_into_its_default_cache(
     pyairbyte: installs.Venv, tmp_path: Path
 ) -> None:
