@@ -45,7 +45,7 @@ def pyairbyte() -> installs.Venv:
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(seed=5, inboxes=2, documents=300) as emulator:
+    with Emulator(seed=5, inboxes=2, documents=300, days=20) as emulator:
         yield emulator
 
 
@@ -156,7 +156,7 @@ def test_the_export_extra_resolves_beside_pyairbyte(pyairbyte: installs.Venv) ->
 def test_pyairbyte_reads_the_source_incrementally_into_its_default_cache(
     pyairbyte: installs.Venv, tmp_path: Path
 ) -> None:
-    with Emulator(seed=6, inboxes=2, documents=200) as emulator:
+    with Emulator(seed=6, inboxes=2, documents=200, days=20) as emulator:
         config = tmp_path / "config.json"
         config.write_text(json.dumps(api_key_config(emulator.base_url)))
         script = Path(__file__).with_name("pyairbyte_read.py")

@@ -74,7 +74,8 @@ def test_the_airbyte_source_runs_without_the_export_engines() -> None:
         import sys
         class Block:
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {"pyarrow", "duckdb", "plotly"} or name.endswith("_native"):
+                engine = name.split(".")[0] in {"pyarrow", "duckdb", "plotly"}
+                if engine or name.endswith("_native"):
                     raise ImportError(f"blocked: {name}")
         sys.meta_path.insert(0, Block())
         from source_contractfit.airbyte.run import main

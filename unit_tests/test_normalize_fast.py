@@ -31,9 +31,9 @@ from test_normalize_properties import SETTINGS, json_values, real_document, real
 from contractfit_emulator import Emulator
 from source_contractfit.api import jsonbody
 from source_contractfit.export.normalize import Normalizer, lazy
+from source_contractfit.export.normalize.arrow_schemas import TABLES
 from source_contractfit.export.normalize.known import ATOM_KEYS
 from source_contractfit.export.normalize.native import AVAILABLE
-from source_contractfit.export.normalize.arrow_schemas import TABLES
 
 # The paths under test besides the specification: the native one wherever it is built,
 # and it is built wherever a C compiler is (test_the_native_extension_is_built...).
