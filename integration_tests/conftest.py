@@ -28,9 +28,19 @@ GENERATED = HERE / "generated"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start building test_installs.py's venvs now, so pip runs beside the other tests."""
-    if any(item.nodeid.startswith("integration_tests/test_installs.py") for item in session.items):
-        installs.start()
+    """Start building the venvs the selected test_installs.py tests use, so that pip runs
+    beside the other tests (not for --collect-only)."""
+    if session.config.option.collectonly:
+        return
+    wanted = {
+        name
+        for item in session.items
+        if item.nodeid.startswith("integration_tests/test_installs.py")
+        for name in installs.INSTALLS
+        if name in getattr(item, "fixturenames", ())
+    }
+    if wanted:
+        installs.start(tuple(sorted(wanted)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -96,7 +96,7 @@ class TestContractfitStandardSuite(SourceTestSuiteBase):
             again = [r for r in second.records(stream) if before.get(_key(stream, r)) == r]
             if STREAMS_BY_NAME[stream].cursor_field == ("date",):
                 too_old = [
-                    r for r in again
+                    r for r in second.records(stream)
                     if date.fromisoformat(r["date"])
                     < date.fromisoformat(cursors_before[stream][r["inbox_id"]]) - lookback
                 ]  # fmt: skip

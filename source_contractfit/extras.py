@@ -31,18 +31,21 @@ def missing_modules(extra: str) -> list[str]:
     return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
 
 
-def require(what: str, *extras: str) -> None:
+def require(what: str, *extras: str, install: str | None = None) -> None:
     """Raise `MissingExtra` naming the first of `extras` that is not installed.
 
-    `what` is the thing that needs it ("contractfit export", "source_contractfit.export").
+    `what` is the thing that needs it ("contractfit export", "source_contractfit.export");
+    `install` the extra to tell the user to install, when one extra brings all of them
+    (the demo needs `all`, not first `export` and then `report`).
     """
     for extra in extras:
         absent = missing_modules(extra)
         if absent:
             names = " and ".join(absent)
             verb = "is" if len(absent) == 1 else "are"
+            wanted = install or extra
             raise MissingExtra(
-                f"{what} needs the '{extra}' extra ({names} {verb} not installed): "
-                f"pip install '{DISTRIBUTION}[{extra}]'",
+                f"{what} needs the '{wanted}' extra ({names} {verb} not installed): "
+                f"pip install '{DISTRIBUTION}[{wanted}]'",
                 name=absent[0],
             )

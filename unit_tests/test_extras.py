@@ -43,11 +43,13 @@ def test_require_names_the_extra_and_the_modules_missing(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize(
-    ("argv", "extra"),
+    ("argv", "missing", "named"),
     [
-        (["report", "--duckdb", "x.duckdb", "--html", "r.html"], "report"),
-        (["demo"], "report"),
-        (["export", "--config", "c.json", "--duckdb", "x.duckdb"], "export"),
+        (["report", "--duckdb", "x.duckdb", "--html", "r.html"], "report", "report"),
+        (["report", "--duckdb", "x.duckdb"], "export", "export"),
+        (["demo"], "report", "all"),  # one install for everything the demo does
+        (["demo"], "export", "all"),
+        (["export", "--config", "c.json", "--duckdb", "x.duckdb"], "export", "export"),
     ],
 )
 def test_the_cli_says_which_extra_in_one_line_and_exits_2(
@@ -55,13 +57,14 @@ def test_the_cli_says_which_extra_in_one_line_and_exits_2(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Any,
     argv: list[str],
-    extra: str,
+    missing: str,
+    named: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    _without(monkeypatch, *EXTRAS[extra])
+    _without(monkeypatch, *EXTRAS[missing])
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"pip install 'source-contractfit[{extra}]'" in err
+    assert err.count("\n") == 1 and f"pip install 'source-contractfit[{named}]'" in err
     assert list(tmp_path.iterdir()) == []
 
 

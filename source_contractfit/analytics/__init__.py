@@ -11,7 +11,7 @@ from source_contractfit.extras import require
 require("source_contractfit.analytics", "export")
 
 
-from source_contractfit.analytics.frames import (  # noqa: E402 (after the extra check)
+from source_contractfit.analytics.frames import (
     PERIODS,
     automation_blockers,
     confidence_calibration,
@@ -25,7 +25,7 @@ from source_contractfit.analytics.frames import (  # noqa: E402 (after the extra
     stp_daily,
     usage_monthly,
 )
-from source_contractfit.analytics.views import (  # noqa: E402
+from source_contractfit.analytics.views import (
     TABLES,
     VIEWS,
     connect,

@@ -98,7 +98,8 @@ def _run(argv: list[str] | None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        require(f"contractfit {args.command}", *_extras_needed(args))
+        install = "all" if args.command == "demo" else None
+        require(f"contractfit {args.command}", *_extras_needed(args), install=install)
     except MissingExtra as missing:
         print(f"contractfit: {missing}", file=sys.stderr)
         return 2

@@ -11,6 +11,11 @@ background thread (committer.py) while the next rows are read.
 
 from __future__ import annotations
 
+from source_contractfit.extras import require
+
+# Before the imports of pyarrow and DuckDB below: one line naming the extra if missing.
+require("source_contractfit.export.exporter", "export")
+
 import contextlib
 import logging
 import os

@@ -76,21 +76,27 @@ from source_contractfit.export.normalize.values import (
 from source_contractfit.extras import require
 
 if TYPE_CHECKING:
-    from source_contractfit.export.normalize.arrow_schemas import TABLES
-    from source_contractfit.export.normalize.batch import Normalizer, to_batch
+    from source_contractfit.export.normalize.arrow_schemas import TABLES as TABLES
+    from source_contractfit.export.normalize.batch import Normalizer as Normalizer
+    from source_contractfit.export.normalize.batch import to_batch as to_batch
 
 _ARROW_SIDE = {"Normalizer": "batch", "to_batch": "batch", "TABLES": "arrow_schemas"}
 
 
 def __getattr__(name: str) -> Any:
-    """`Normalizer`, `to_batch` and `TABLES`, imported on first use (they need pyarrow)."""
+    """`Normalizer`, `to_batch` and `TABLES`, imported on first use (they need pyarrow);
+    any other name is an AttributeError, as usual."""
     module = _ARROW_SIDE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     require(f"source_contractfit.export.normalize.{name}", "export")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups do not come here again
+    return value
 
 
+# The names of the specification, which `import *` takes on any install; the Arrow side
+# (`Normalizer`, `to_batch`, `TABLES`) is named explicitly by the exporter.
 __all__ = [
     "AIRBYTE_STREAM_TABLES",
     "COLUMNS",
@@ -100,11 +106,9 @@ __all__ = [
     "RAW_LIMIT",
     "SCHEMA_VERSION",
     "STREAM_TABLE_COLUMNS",
-    "TABLES",
     "TABLE_STREAMS",
     "NormalizationError",
     "Normalized",
-    "Normalizer",
     "Row",
     "airbyte_schema",
     "document_rows",
@@ -121,7 +125,6 @@ __all__ = [
     "record_rows",
     "reject_row",
     "stream_schema",
-    "to_batch",
     "value_date",
     "value_number",
     "value_text",

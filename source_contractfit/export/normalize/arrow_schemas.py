@@ -6,6 +6,11 @@ not: the Airbyte source reads them on the base install.
 
 from __future__ import annotations
 
+from source_contractfit.extras import require
+
+# Before the imports of pyarrow and DuckDB below: one line naming the extra if missing.
+require("source_contractfit.export.normalize.arrow_schemas", "export")
+
 import pyarrow as pa
 
 from source_contractfit.export.normalize.schemas import (

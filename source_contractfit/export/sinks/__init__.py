@@ -6,6 +6,10 @@ them does not pay for importing the other's engine (duckdb, pyarrow.parquet/comp
 
 from typing import TYPE_CHECKING, Any
 
+from source_contractfit.extras import require
+
+require("source_contractfit.export.sinks", "export")  # before the imports of the engines
+
 from source_contractfit.export.sinks.base import Commit, Sink, StoredState, TableKind, table_kind
 
 if TYPE_CHECKING:
