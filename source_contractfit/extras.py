@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib.util
 
 #: Each extra of pyproject.toml, with the modules that tell whether it is installed.
-#: `emulator` runs on the base install (the standard library and orjson).
+#: `emulator` runs on the base install (the standard library and orjson); `all` is every
+#: other one, as the demo needs.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "export": ("pyarrow", "duckdb"),
     "report": ("plotly",),
     "emulator": (),
 }
+EXTRAS["all"] = tuple(module for modules in EXTRAS.values() for module in modules)
 
 DISTRIBUTION = "source-contractfit"
 
@@ -31,21 +33,18 @@ def missing_modules(extra: str) -> list[str]:
     return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
 
 
-def require(what: str, *extras: str, install: str | None = None) -> None:
+def require(what: str, *extras: str) -> None:
     """Raise `MissingExtra` naming the first of `extras` that is not installed.
 
-    `what` is the thing that needs it ("contractfit export", "source_contractfit.export");
-    `install` the extra to tell the user to install, when one extra brings all of them
-    (the demo needs `all`, not first `export` and then `report`).
+    `what` is the thing that needs it ("contractfit export", "source_contractfit.export").
     """
     for extra in extras:
         absent = missing_modules(extra)
         if absent:
-            names = " and ".join(absent)
+            names = " and ".join((", ".join(absent[:-1]), absent[-1]) if absent[:-1] else absent)
             verb = "is" if len(absent) == 1 else "are"
-            wanted = install or extra
             raise MissingExtra(
-                f"{what} needs the '{wanted}' extra ({names} {verb} not installed): "
-                f"pip install '{DISTRIBUTION}[{wanted}]'",
+                f"{what} needs the '{extra}' extra ({names} {verb} not installed): "
+                f"pip install '{DISTRIBUTION}[{extra}]'",
                 name=absent[0],
             )

@@ -25,7 +25,7 @@ def _extras_needed(args: argparse.Namespace) -> tuple[str, ...]:
     """The extras a command needs: `export`, `sql` and `report` read or write DuckDB and
     Arrow; an HTML report draws with plotly; the demo does all of it."""
     if args.command == "demo":
-        return ("export", "report", "emulator")
+        return ("all",)
     if args.command == "report" and args.html:
         return ("export", "report")
     return ("export",)
@@ -98,8 +98,7 @@ def _run(argv: list[str] | None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        install = "all" if args.command == "demo" else None
-        require(f"contractfit {args.command}", *_extras_needed(args), install=install)
+        require(f"contractfit {args.command}", *_extras_needed(args))
     except MissingExtra as missing:
         print(f"contractfit: {missing}", file=sys.stderr)
         return 2
